@@ -1,0 +1,444 @@
+
+/*
+ * ngx_http_woportal_module: the Workorder Portal API served by nginx.
+ * Directives, configuration and handler registration.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_woportal.h"
+
+
+static void *ngx_http_woportal_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_woportal_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_http_woportal_store_t *ngx_http_woportal_add_store(ngx_conf_t *cf,
+    ngx_str_t *config, ngx_msec_t timeout);
+static char *ngx_http_woportal(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_woportal_check_prefix(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_woportal_check_header(ngx_conf_t *cf, void *post,
+    void *data);
+static ngx_int_t ngx_http_woportal_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_woportal_init_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_t  ngx_http_woportal_prefix_post =
+    { ngx_http_woportal_check_prefix };
+
+static ngx_conf_post_t  ngx_http_woportal_header_post =
+    { ngx_http_woportal_check_header };
+
+
+static ngx_command_t  ngx_http_woportal_commands[] = {
+
+    { ngx_string("woportal"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_woportal,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("woportal_memcached"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_woportal_memcached,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, memcached),
+      NULL },
+
+    { ngx_string("woportal_memcached_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, memcached_timeout),
+      NULL },
+
+    { ngx_string("woportal_key_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, key_prefix),
+      &ngx_http_woportal_prefix_post },
+
+    { ngx_string("woportal_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("woportal_api_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_woportal_api_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, api_keys),
+      NULL },
+
+    { ngx_string("woportal_api_key_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, api_key_header),
+      &ngx_http_woportal_header_post },
+
+    { ngx_string("woportal_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, max_body_size),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_woportal_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_woportal_postconfiguration,   /* postconfiguration */
+
+    ngx_http_woportal_create_main_conf,    /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_woportal_create_loc_conf,     /* create location configuration */
+    ngx_http_woportal_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_woportal_module = {
+    NGX_MODULE_V1,
+    &ngx_http_woportal_module_ctx,         /* module context */
+    ngx_http_woportal_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_woportal_init_process,        /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_woportal_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_woportal_main_conf_t  *wmcf;
+
+    wmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_woportal_main_conf_t));
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&wmcf->stores, cf->pool, 2,
+                       sizeof(ngx_http_woportal_store_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return wmcf;
+}
+
+
+static void *
+ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_woportal_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_woportal_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->enable = 0;
+     *     conf->clcf = NULL;
+     *     conf->base = { 0, NULL };
+     *     conf->memcached = { 0, NULL };
+     *     conf->key_prefix = { 0, NULL };
+     *     conf->thread_pool_name = { 0, NULL };
+     *     conf->thread_pool = NULL;
+     *     conf->store = NULL;
+     *     conf->api_key_header = { 0, NULL };
+     */
+
+    conf->memcached_timeout = NGX_CONF_UNSET_MSEC;
+    conf->api_keys = NGX_CONF_UNSET_PTR;
+    conf->max_body_size = NGX_CONF_UNSET_SIZE;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_woportal_loc_conf_t *prev = parent;
+    ngx_http_woportal_loc_conf_t *conf = child;
+
+    ngx_conf_merge_str_value(conf->memcached, prev->memcached, "");
+    ngx_conf_merge_msec_value(conf->memcached_timeout,
+                              prev->memcached_timeout, 500);
+    ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix,
+                             "woportal:");
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "default");
+    ngx_conf_merge_ptr_value(conf->api_keys, prev->api_keys, NULL);
+    ngx_conf_merge_str_value(conf->api_key_header, prev->api_key_header,
+                             "X-API-Key");
+    ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
+                              64 * 1024);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->memcached.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"woportal\" in location \"%V\" needs "
+                           "\"woportal_memcached\"", &conf->clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->api_keys == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"woportal\" in location \"%V\" needs at least "
+                           "one \"woportal_api_key\"", &conf->clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->memcached_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"woportal_memcached_timeout\" must be more "
+                           "than 0");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->max_body_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"woportal_max_body_size\" must be more than 0");
+        return NGX_CONF_ERROR;
+    }
+
+    conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
+    if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    conf->store = ngx_http_woportal_add_store(cf, &conf->memcached,
+                                              conf->memcached_timeout);
+    if (conf->store == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * The body limit is the module's own: nginx enforces it for
+     * Content-Length and chunked bodies alike, and the error filter
+     * answers its refusal in the envelope.
+     */
+    conf->clcf->client_max_body_size = conf->max_body_size;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_woportal_store_t *
+ngx_http_woportal_add_store(ngx_conf_t *cf, ngx_str_t *config,
+    ngx_msec_t timeout)
+{
+    ngx_uint_t                       i;
+    ngx_http_woportal_store_t       *store, **stores;
+    ngx_http_woportal_main_conf_t   *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
+
+    stores = wmcf->stores.elts;
+
+    for (i = 0; i < wmcf->stores.nelts; i++) {
+        if (stores[i]->timeout == timeout
+            && stores[i]->config.len == config->len
+            && ngx_strncmp(stores[i]->config.data, config->data,
+                           config->len)
+               == 0)
+        {
+            return stores[i];
+        }
+    }
+
+    store = ngx_pcalloc(cf->pool, sizeof(ngx_http_woportal_store_t));
+    if (store == NULL) {
+        return NULL;
+    }
+
+    stores = ngx_array_push(&wmcf->stores);
+    if (stores == NULL) {
+        return NULL;
+    }
+
+    /* libmemcached wants a NUL-terminated configuration string */
+    store->config.data = ngx_pnalloc(cf->pool, config->len + 1);
+    if (store->config.data == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(store->config.data, config->data, config->len);
+    store->config.data[config->len] = '\0';
+    store->config.len = config->len;
+
+    store->timeout = timeout;
+    store->index = wmcf->stores.nelts - 1;
+
+    *stores = store;
+
+    return store;
+}
+
+
+static char *
+ngx_http_woportal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_woportal_loc_conf_t *wlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->enable) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->noname
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+       )
+    {
+        return "must be used in a prefix or exact-match location";
+    }
+
+    wlcf->enable = 1;
+    wlcf->clcf = clcf;
+
+    wlcf->base = clcf->name;
+
+    while (wlcf->base.len && wlcf->base.data[wlcf->base.len - 1] == '/') {
+        wlcf->base.len--;
+    }
+
+    clcf->handler = ngx_http_woportal_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_http_woportal_store_check(cf, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
+
+static char *
+ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_http_woportal_auth_check_key(cf, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_conf_set_str_array_slot(cf, cmd, conf);
+}
+
+
+static char *
+ngx_http_woportal_check_prefix(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *prefix = data;
+
+    u_char  *p, *last;
+
+    /* room is left for the 24-digit id within memcached's 250 bytes */
+
+    if (prefix->len > 200) {
+        return "is longer than 200 bytes";
+    }
+
+    last = prefix->data + prefix->len;
+
+    for (p = prefix->data; p < last; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            return "must not contain spaces or control characters";
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_woportal_check_header(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *name = data;
+
+    u_char  *p, *last;
+
+    if (name->len == 0) {
+        return "must not be empty";
+    }
+
+    last = name->data + name->len;
+
+    for (p = name->data; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '-'))
+        {
+            /* nginx drops headers with '_' by default */
+            return "must hold only letters, digits and \"-\"";
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_woportal_filter_init(cf);
+}
+
+
+static ngx_int_t
+ngx_http_woportal_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_woportal_id_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_woportal_store_init(cycle);
+}

@@ -1,0 +1,324 @@
+
+/*
+ * ngx_http_woportal_module: the Workorder Portal API served by nginx.
+ * Types shared by the module's files.
+ */
+
+
+#ifndef _NGX_HTTP_WOPORTAL_H_INCLUDED_
+#define _NGX_HTTP_WOPORTAL_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_thread_pool.h>
+#include <yajl/yajl_gen.h>
+
+
+#if !(NGX_THREADS)
+#error ngx_http_woportal_module needs nginx built --with-threads
+#endif
+
+
+/* limits of the contract (contract/openapi.yaml, CONTRACT-NOTES.md) */
+#define NGX_HTTP_WOPORTAL_ID_LEN             24
+#define NGX_HTTP_WOPORTAL_MAX_DEPTH          32
+#define NGX_HTTP_WOPORTAL_REF_MAX            64
+#define NGX_HTTP_WOPORTAL_NS_MAX             128
+#define NGX_HTTP_WOPORTAL_NS_ITEMS           32
+#define NGX_HTTP_WOPORTAL_NOTES_MAX          2000
+#define NGX_HTTP_WOPORTAL_FREE_MAX_SIZE      16384
+#define NGX_HTTP_WOPORTAL_FREE_MAX_DEPTH     8
+#define NGX_HTTP_WOPORTAL_NACTIONS           5
+
+/* "2026-11-28T12:00:00.000Z" */
+#define NGX_HTTP_WOPORTAL_TIME_LEN           24
+
+#ifndef NGX_HTTP_UNPROCESSABLE_ENTITY
+#define NGX_HTTP_UNPROCESSABLE_ENTITY        422
+#endif
+
+/* memcached item flags: the stored format of an entry */
+#define NGX_HTTP_WOPORTAL_FORMAT_JSON        1
+
+
+typedef enum {
+    NGX_HTTP_WOPORTAL_PENDING = 0,
+    NGX_HTTP_WOPORTAL_IN_PROGRESS,
+    NGX_HTTP_WOPORTAL_COMPLETED,
+    NGX_HTTP_WOPORTAL_CANCELLED
+} ngx_http_woportal_status_e;
+
+
+/* what a decoded document is: the modes of the decoder */
+typedef enum {
+    NGX_HTTP_WOPORTAL_DOC_CREATE = 0,
+    NGX_HTTP_WOPORTAL_DOC_UPDATE,
+    NGX_HTTP_WOPORTAL_DOC_STATUS,
+    NGX_HTTP_WOPORTAL_DOC_STORED
+} ngx_http_woportal_doc_e;
+
+
+/* the fields of an entry and of request bodies; bits of entry->set */
+typedef enum {
+    NGX_HTTP_WOPORTAL_F_ID = 0,
+    NGX_HTTP_WOPORTAL_F_WORKORDER,
+    NGX_HTTP_WOPORTAL_F_CLIENT,
+    NGX_HTTP_WOPORTAL_F_STATUS,
+    NGX_HTTP_WOPORTAL_F_ACCESS_LEVEL,
+    NGX_HTTP_WOPORTAL_F_ALLOWED_ACTIONS,
+    NGX_HTTP_WOPORTAL_F_EXPIRY_DATE,
+    NGX_HTTP_WOPORTAL_F_NOTIFICATIONS,
+    NGX_HTTP_WOPORTAL_F_PORTAL_SETTINGS,
+    NGX_HTTP_WOPORTAL_F_CUSTOM_BRANDING,
+    NGX_HTTP_WOPORTAL_F_COMPANY_NAMESPACE,
+    NGX_HTTP_WOPORTAL_F_DISABLED,
+    NGX_HTTP_WOPORTAL_F_STATUS_HISTORY,
+    NGX_HTTP_WOPORTAL_F_CREATED_AT,
+    NGX_HTTP_WOPORTAL_F_UPDATED_AT,
+    NGX_HTTP_WOPORTAL_F_VERSION,
+    NGX_HTTP_WOPORTAL_F_NOTES,
+    NGX_HTTP_WOPORTAL_F_COUNT
+} ngx_http_woportal_field_e;
+
+
+/* the three free-form objects, in entry->free[] */
+#define NGX_HTTP_WOPORTAL_NFREE              3
+#define ngx_http_woportal_free_index(f)                                      \
+    ((f) - NGX_HTTP_WOPORTAL_F_NOTIFICATIONS)
+
+
+/* the error codes of the contract's envelope */
+typedef enum {
+    NGX_HTTP_WOPORTAL_E_INVALID_JSON = 0,
+    NGX_HTTP_WOPORTAL_E_INVALID_PARAMETER,
+    NGX_HTTP_WOPORTAL_E_VALIDATION_FAILED,
+    NGX_HTTP_WOPORTAL_E_UNAUTHORIZED,
+    NGX_HTTP_WOPORTAL_E_FORBIDDEN,
+    NGX_HTTP_WOPORTAL_E_NOT_FOUND,
+    NGX_HTTP_WOPORTAL_E_METHOD_NOT_ALLOWED,
+    NGX_HTTP_WOPORTAL_E_CONFLICT,
+    NGX_HTTP_WOPORTAL_E_INVALID_TRANSITION,
+    NGX_HTTP_WOPORTAL_E_PRECONDITION_FAILED,
+    NGX_HTTP_WOPORTAL_E_PAYLOAD_TOO_LARGE,
+    NGX_HTTP_WOPORTAL_E_UNSUPPORTED_MEDIA_TYPE,
+    NGX_HTTP_WOPORTAL_E_STORE_UNAVAILABLE,
+    NGX_HTTP_WOPORTAL_E_INTERNAL_ERROR
+} ngx_http_woportal_code_e;
+
+
+/* where a request goes: the router's answer */
+typedef enum {
+    NGX_HTTP_WOPORTAL_NOWHERE = 0,
+    NGX_HTTP_WOPORTAL_COLLECTION,
+    NGX_HTTP_WOPORTAL_ITEM,
+    NGX_HTTP_WOPORTAL_ITEM_STATUS
+} ngx_http_woportal_target_e;
+
+
+typedef struct {
+    ngx_http_woportal_target_e   target;
+    ngx_str_t                    id;
+    unsigned                     id_valid:1;
+} ngx_http_woportal_route_t;
+
+
+typedef struct {
+    ngx_uint_t                   status;
+    ngx_str_t                    notes;       /* .data NULL: none sent */
+    int64_t                      changed_at;  /* ms since the epoch */
+} ngx_http_woportal_change_t;
+
+
+typedef struct {
+    u_char                       id[NGX_HTTP_WOPORTAL_ID_LEN];
+    ngx_str_t                    workorder;
+    ngx_str_t                    client;
+    ngx_uint_t                   status;
+    ngx_uint_t                   access_level;
+    u_char                       actions[NGX_HTTP_WOPORTAL_NACTIONS];
+    ngx_uint_t                   nactions;
+    int64_t                      expiry_date;   /* ms, if has_expiry */
+    ngx_str_t                    free[NGX_HTTP_WOPORTAL_NFREE]; /* JSON */
+    ngx_array_t                  namespaces;    /* of ngx_str_t */
+    ngx_array_t                  history;       /* of change_t */
+    int64_t                      created_at;
+    int64_t                      updated_at;
+    uint64_t                     version;
+    ngx_str_t                    notes;         /* status requests */
+    uint32_t                     set;           /* F_* bits present */
+    unsigned                     has_expiry:1;
+    unsigned                     disabled:1;
+} ngx_http_woportal_entry_t;
+
+
+typedef struct {
+    ngx_str_t                    field;
+    ngx_str_t                    message;
+} ngx_http_woportal_detail_t;
+
+
+/* an answer in the error envelope, built up by the decoder */
+typedef struct {
+    ngx_uint_t                   status;
+    ngx_http_woportal_code_e     code;
+    ngx_str_t                    message;
+    ngx_array_t                  details;   /* of detail_t */
+} ngx_http_woportal_error_t;
+
+
+/* one memcached configuration: its connections live in the pool threads */
+typedef struct {
+    ngx_str_t                    config;
+    ngx_msec_t                   timeout;
+    ngx_uint_t                   index;
+} ngx_http_woportal_store_t;
+
+
+typedef struct {
+    ngx_array_t                  stores;    /* of store_t * */
+} ngx_http_woportal_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                   enable;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_str_t                    base;      /* location path, no '/' at end */
+
+    ngx_str_t                    memcached;
+    ngx_msec_t                   memcached_timeout;
+    ngx_str_t                    key_prefix;
+    ngx_str_t                    thread_pool_name;
+    ngx_thread_pool_t           *thread_pool;
+    ngx_http_woportal_store_t   *store;
+
+    ngx_array_t                 *api_keys;  /* of ngx_str_t */
+    ngx_str_t                    api_key_header;
+
+    size_t                       max_body_size;
+} ngx_http_woportal_loc_conf_t;
+
+
+typedef enum {
+    NGX_HTTP_WOPORTAL_STORE_GET = 0,
+    NGX_HTTP_WOPORTAL_STORE_ADD
+} ngx_http_woportal_store_op_e;
+
+
+typedef struct ngx_http_woportal_call_s  ngx_http_woportal_call_t;
+
+typedef void (*ngx_http_woportal_call_done_pt)(ngx_http_woportal_call_t *call);
+
+/*
+ * One store operation.  The pool thread reads the "in" fields and writes
+ * the "thread" fields only; everything else is touched on the event loop.
+ */
+struct ngx_http_woportal_call_s {
+    ngx_http_request_t            *request;
+    ngx_http_woportal_call_done_pt done;
+    ngx_thread_task_t             *task;
+
+    /* in */
+    ngx_http_woportal_store_t     *store;
+    ngx_http_woportal_store_op_e   op;
+    ngx_str_t                      key;
+    ngx_str_t                      value;
+
+    /* out, on the event loop: NGX_OK, NGX_DECLINED (missing, or exists
+     * on add), NGX_ERROR (store unavailable) */
+    ngx_int_t                      result;
+    ngx_str_t                      fetched;   /* from r->pool */
+
+    /* thread */
+    int                            rc;
+    const char                    *rc_text;
+    char                          *mc_value;  /* malloc()ed by libmemcached */
+    size_t                         mc_value_len;
+    uint32_t                       mc_flags;
+};
+
+
+typedef struct {
+    ngx_http_woportal_route_t     route;
+    ngx_http_woportal_entry_t     entry;
+    ngx_http_woportal_call_t      call;
+    ngx_str_t                     json;      /* the response body */
+    ngx_str_t                     location;  /* Location of a 201 */
+    ngx_str_t                     allow;     /* Allow of 405 and OPTIONS */
+    ngx_uint_t                    attempts;
+
+    ngx_buf_t                    *envelope;  /* replaces nginx's page */
+    unsigned                      own_response:1;
+    unsigned                      envelope_sent:1;
+} ngx_http_woportal_ctx_t;
+
+
+extern ngx_module_t  ngx_http_woportal_module;
+
+
+/* handler.c */
+ngx_int_t ngx_http_woportal_handler(ngx_http_request_t *r);
+
+/* route.c */
+void ngx_http_woportal_route(ngx_str_t *base, ngx_str_t *uri,
+    ngx_http_woportal_route_t *rt);
+
+/* auth.c */
+ngx_int_t ngx_http_woportal_authorized(ngx_http_request_t *r,
+    ngx_http_woportal_loc_conf_t *wlcf);
+ngx_int_t ngx_http_woportal_auth_check_key(ngx_conf_t *cf, ngx_str_t *key);
+
+/* body.c */
+ngx_int_t ngx_http_woportal_is_json(ngx_http_request_t *r);
+ngx_int_t ngx_http_woportal_body(ngx_http_request_t *r, ngx_str_t *body);
+
+/* decode.c */
+ngx_int_t ngx_http_woportal_decode(ngx_pool_t *pool, ngx_str_t *json,
+    ngx_http_woportal_doc_e doc, ngx_http_woportal_entry_t *e,
+    ngx_http_woportal_error_t *err);
+
+/* entry.c */
+extern ngx_str_t  ngx_http_woportal_statuses[];
+extern ngx_str_t  ngx_http_woportal_access_levels[];
+extern ngx_str_t  ngx_http_woportal_actions[];
+ngx_int_t ngx_http_woportal_enum(ngx_str_t *names, u_char *s, size_t len);
+size_t ngx_http_woportal_utf8_chars(u_char *s, size_t len);
+ngx_int_t ngx_http_woportal_parse_time(u_char *s, size_t len, int64_t *ms);
+u_char *ngx_http_woportal_format_time(u_char *p, int64_t ms);
+int64_t ngx_http_woportal_now(void);
+ngx_int_t ngx_http_woportal_entry_init(ngx_pool_t *pool,
+    ngx_http_woportal_entry_t *e);
+ngx_int_t ngx_http_woportal_entry_create(ngx_pool_t *pool,
+    ngx_http_woportal_entry_t *e);
+
+/* encode.c */
+yajl_gen ngx_http_woportal_gen(ngx_pool_t *pool);
+void ngx_http_woportal_yajl_funcs(ngx_pool_t *pool, void *funcs);
+ngx_int_t ngx_http_woportal_encode_entry(ngx_pool_t *pool,
+    ngx_http_woportal_entry_t *e, ngx_str_t *envelope, ngx_str_t *data);
+ngx_int_t ngx_http_woportal_encode_error(ngx_pool_t *pool,
+    ngx_http_woportal_error_t *err, ngx_str_t *out);
+
+/* store.c */
+ngx_int_t ngx_http_woportal_store_init(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
+    ngx_thread_pool_t *tp);
+ngx_int_t ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config);
+
+/* response.c */
+ngx_int_t ngx_http_woportal_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *json, uint64_t version);
+ngx_int_t ngx_http_woportal_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_http_woportal_code_e code, char *message);
+ngx_int_t ngx_http_woportal_send_errors(ngx_http_request_t *r,
+    ngx_http_woportal_error_t *err);
+ngx_int_t ngx_http_woportal_filter_init(ngx_conf_t *cf);
+
+/* id.c */
+ngx_int_t ngx_http_woportal_id_init(ngx_cycle_t *cycle);
+void ngx_http_woportal_id_next(u_char *id);
+ngx_int_t ngx_http_woportal_id_valid(ngx_str_t *id);
+
+
+#endif /* _NGX_HTTP_WOPORTAL_H_INCLUDED_ */

@@ -1,0 +1,317 @@
+
+/*
+ * The memcached store.  libmemcached blocks, so every call runs as a task
+ * of an nginx thread pool, on a memcached_st that belongs to that pool
+ * thread (made on first use, kept until the thread exits); the request
+ * goes on from the task's completion event, on the event loop.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <libmemcached/memcached.h>
+#include "ngx_http_woportal.h"
+
+
+/* a pool thread's connections, one slot per store */
+
+typedef struct {
+    ngx_uint_t     n;
+    memcached_st  *mc[1];
+} ngx_http_woportal_conns_t;
+
+
+static void ngx_http_woportal_store_thread(void *data, ngx_log_t *log);
+static void ngx_http_woportal_store_event(ngx_event_t *ev);
+static memcached_st *ngx_http_woportal_store_conn(
+    ngx_http_woportal_store_t *store);
+static void ngx_http_woportal_conns_free(void *data);
+
+
+static pthread_key_t  ngx_http_woportal_conns_key;
+static ngx_uint_t     ngx_http_woportal_nstores;
+
+static char  *ngx_http_woportal_op_names[] = { "get", "add" };
+
+
+ngx_int_t
+ngx_http_woportal_store_init(ngx_cycle_t *cycle)
+{
+    int                             err;
+    ngx_http_woportal_main_conf_t  *wmcf;
+
+    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module)
+        == NULL)
+    {
+        return NGX_OK;
+    }
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_woportal_module);
+
+    if (wmcf == NULL || wmcf->stores.nelts == 0) {
+        return NGX_OK;
+    }
+
+    ngx_http_woportal_nstores = wmcf->stores.nelts;
+
+    err = pthread_key_create(&ngx_http_woportal_conns_key,
+                             ngx_http_woportal_conns_free);
+    if (err != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
+                      "woportal: pthread_key_create() failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config)
+{
+    char                reason[256];
+    u_char             *s;
+    memcached_return_t  rc;
+
+    if (config->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty libmemcached configuration");
+        return NGX_ERROR;
+    }
+
+    s = ngx_pnalloc(cf->temp_pool, config->len + 1);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(s, config->data, config->len + 1);
+
+    reason[0] = '\0';
+
+    rc = libmemcached_check_configuration((char *) s, config->len,
+                                          reason, sizeof(reason));
+
+    if (rc != MEMCACHED_SUCCESS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid libmemcached configuration \"%V\": %s",
+                           config, reason[0] ? reason
+                                             : memcached_strerror(NULL, rc));
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
+    ngx_thread_pool_t *tp)
+{
+    ngx_thread_task_t  *task;
+
+    task = call->task;
+
+    if (task == NULL) {
+        task = ngx_thread_task_alloc(call->request->pool, 0);
+        if (task == NULL) {
+            return NGX_ERROR;
+        }
+
+        task->ctx = call;
+        task->handler = ngx_http_woportal_store_thread;
+        task->event.data = call;
+        task->event.handler = ngx_http_woportal_store_event;
+
+        call->task = task;
+    }
+
+    call->rc = MEMCACHED_SUCCESS;
+    call->rc_text = NULL;
+    call->mc_value = NULL;
+    call->mc_value_len = 0;
+
+    if (ngx_thread_task_post(tp, task) != NGX_OK) {
+        /* the queue is full: nginx has logged it */
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* runs in a pool thread: touches nothing but the call and libmemcached */
+
+static void
+ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_woportal_call_t *call = data;
+
+    memcached_st        *mc;
+    memcached_return_t   rc;
+
+    mc = ngx_http_woportal_store_conn(call->store);
+
+    if (mc == NULL) {
+        call->rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+        call->rc_text = "cannot create a libmemcached handle";
+        return;
+    }
+
+    switch (call->op) {
+
+    case NGX_HTTP_WOPORTAL_STORE_GET:
+        call->mc_value = memcached_get(mc, (char *) call->key.data,
+                                       call->key.len, &call->mc_value_len,
+                                       &call->mc_flags, &rc);
+        break;
+
+    default: /* NGX_HTTP_WOPORTAL_STORE_ADD */
+        rc = memcached_add(mc, (char *) call->key.data, call->key.len,
+                           (char *) call->value.data, call->value.len,
+                           (time_t) 0, NGX_HTTP_WOPORTAL_FORMAT_JSON);
+        break;
+    }
+
+    call->rc = rc;
+    call->rc_text = memcached_strerror(mc, rc);
+}
+
+
+static memcached_st *
+ngx_http_woportal_store_conn(ngx_http_woportal_store_t *store)
+{
+    uint64_t                    tmo;
+    memcached_st               *mc;
+    ngx_http_woportal_conns_t  *conns;
+
+    conns = pthread_getspecific(ngx_http_woportal_conns_key);
+
+    if (conns == NULL) {
+        conns = calloc(1, sizeof(ngx_http_woportal_conns_t)
+                          + ngx_http_woportal_nstores
+                            * sizeof(memcached_st *));
+        if (conns == NULL) {
+            return NULL;
+        }
+
+        conns->n = ngx_http_woportal_nstores;
+
+        if (pthread_setspecific(ngx_http_woportal_conns_key, conns) != 0) {
+            free(conns);
+            return NULL;
+        }
+    }
+
+    mc = conns->mc[store->index];
+
+    if (mc) {
+        return mc;
+    }
+
+    mc = memcached((char *) store->config.data, store->config.len);
+    if (mc == NULL) {
+        return NULL;
+    }
+
+    /*
+     * The defaults (seconds of connect and poll timeouts, blocking
+     * connect) would let one dead server hold every pool thread.
+     */
+
+    tmo = store->timeout;
+
+    (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NO_BLOCK, 1);
+    (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+    (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, tmo);
+    (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, tmo);
+    (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT,
+                                  tmo * 1000);
+    (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT,
+                                  tmo * 1000);
+
+    /* the text protocol desyncs on CAS without it */
+    (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
+
+    conns->mc[store->index] = mc;
+
+    return mc;
+}
+
+
+static void
+ngx_http_woportal_conns_free(void *data)
+{
+    ngx_http_woportal_conns_t *conns = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < conns->n; i++) {
+        if (conns->mc[i]) {
+            memcached_free(conns->mc[i]);
+        }
+    }
+
+    free(conns);
+}
+
+
+static void
+ngx_http_woportal_store_event(ngx_event_t *ev)
+{
+    ngx_http_woportal_call_t *call = ev->data;
+
+    ngx_http_request_t  *r;
+
+    r = call->request;
+
+    ngx_str_null(&call->fetched);
+
+    switch (call->rc) {
+
+    case MEMCACHED_SUCCESS:
+        call->result = NGX_OK;
+
+        if (call->op != NGX_HTTP_WOPORTAL_STORE_GET) {
+            break;
+        }
+
+        if (call->mc_value && call->mc_value_len) {
+            call->fetched.data = ngx_pnalloc(r->pool, call->mc_value_len);
+
+            if (call->fetched.data == NULL) {
+                call->result = NGX_ERROR;
+                break;
+            }
+
+            ngx_memcpy(call->fetched.data, call->mc_value,
+                       call->mc_value_len);
+            call->fetched.len = call->mc_value_len;
+        }
+
+        break;
+
+    case MEMCACHED_NOTFOUND:
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+        call->result = NGX_DECLINED;
+        break;
+
+    default:
+        call->result = NGX_ERROR;
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "woportal: memcached %s \"%V\" failed: %s",
+                      ngx_http_woportal_op_names[call->op], &call->key,
+                      call->rc_text ? call->rc_text : "unknown error");
+    }
+
+    if (call->mc_value) {
+        /* libmemcached allocated it with malloc() */
+        free(call->mc_value);
+        call->mc_value = NULL;
+    }
+
+    call->done(call);
+}

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Installs the Debian packages the build, `make run` and `make test` need,
+# only those that are missing.  Run as root (or with sudo available).
+set -eu
+
+PACKAGES="gcc make libc6-dev curl ca-certificates
+libpcre2-dev zlib1g-dev libyajl-dev libmemcached-dev memcached
+nginx-dev nginx
+libtest-base-perl libtest-longstring-perl liblist-moreutils-perl
+libhttp-message-perl libtext-diff-perl libipc-run-perl libyaml-libyaml-perl"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+            | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing"
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    SUDO=sudo
+fi
+
+had_nginx_service=no
+if pidof nginx >/dev/null 2>&1; then
+    had_nginx_service=yes
+fi
+
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+    --no-install-recommends $missing
+
+# the nginx package is only here for its binary (the dynamic module check): if
+# its package just started the system service, stop it again.
+if [ $had_nginx_service = no ] && [ -f /run/nginx.pid ]; then
+    $SUDO kill -QUIT "$(cat /run/nginx.pid)" 2>/dev/null || true
+fi

@@ -1,0 +1,112 @@
+#!/bin/sh
+# make run / make stop: serve the API on loopback from run/<PORT>/.
+#
+#   util/run.sh start|stop <nginx binary>
+#
+# Environment: PORT (8080), MEMCACHED_PORT (11211), API_KEY (the key in
+# conf/woportal.conf).  A memcached already listening on MEMCACHED_PORT
+# is used as it is; one started here is stopped by `stop`, by its pid.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+action=$1
+nginx=${2:-}
+PORT=${PORT:-8080}
+MEMCACHED_PORT=${MEMCACHED_PORT:-11211}
+DEV_KEY=dev-key-change-me
+API_KEY=${API_KEY:-$DEV_KEY}
+dir=$top/run/$PORT
+
+alive() {
+    [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+listening() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+stop_pid() {
+    if alive "$1"; then
+        kill "-$2" "$(cat "$1")"
+        for _ in $(seq 50); do
+            alive "$1" || break
+            sleep 0.1
+        done
+        echo "stopped $3 (pid $(cat "$1"))"
+    fi
+    rm -f "$1"
+}
+
+case $action in
+stop)
+    stop_pid "$dir/logs/nginx.pid" QUIT nginx
+    stop_pid "$dir/memcached.pid" TERM memcached
+    exit 0
+    ;;
+start)
+    ;;
+*)
+    echo "usage: $0 start|stop <nginx binary>" >&2
+    exit 2
+    ;;
+esac
+
+case $API_KEY in
+    *[!A-Za-z0-9._~+/=-]*|"")
+        echo "API_KEY may hold only letters, digits and . _ ~ + / = -" >&2
+        exit 2 ;;
+esac
+
+mkdir -p "$dir/logs" "$dir/temp"
+
+if ! alive "$dir/memcached.pid" && ! listening "$MEMCACHED_PORT"; then
+    memcached -d -l 127.0.0.1 -p "$MEMCACHED_PORT" -U 0 -u root \
+        -P "$dir/memcached.pid"
+    for _ in $(seq 100); do
+        listening "$MEMCACHED_PORT" && break
+        sleep 0.05
+    done
+    listening "$MEMCACHED_PORT" || {
+        echo "memcached did not start on 127.0.0.1:$MEMCACHED_PORT" >&2
+        exit 1
+    }
+    echo "started memcached on 127.0.0.1:$MEMCACHED_PORT"
+fi
+
+sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$PORT/" \
+    -e "s/127\.0\.0\.1:11211/127.0.0.1:$MEMCACHED_PORT/" \
+    -e "s|$DEV_KEY|$API_KEY|" \
+    "$top/conf/woportal.conf" > "$dir/nginx.conf"
+
+"$nginx" -p "$dir/" -c nginx.conf -t -q
+
+if alive "$dir/logs/nginx.pid"; then
+    "$nginx" -p "$dir/" -c nginx.conf -s reload
+    echo "reloaded nginx on 127.0.0.1:$PORT"
+else
+    "$nginx" -p "$dir/" -c nginx.conf
+    for _ in $(seq 100); do
+        listening "$PORT" && break
+        sleep 0.05
+    done
+    echo "started nginx on 127.0.0.1:$PORT (logs in run/$PORT/logs)"
+fi
+
+url=http://127.0.0.1:$PORT/api/v1/workorder-portal
+
+cat <<USAGE
+
+The API is at $url
+Create an entry:
+
+  curl -s -X POST $url \\
+    -H 'X-API-Key: $API_KEY' -H 'Content-Type: application/json' \\
+    -d '{"workorder":"507f1f77bcf86cd799439012","client":"507f1f77bcf86cd799439013","company_namespace":["acme"]}'
+
+Read it back (put the "_id" from the answer in place of ID):
+
+  curl -s $url/ID -H 'X-API-Key: $API_KEY'
+
+Stop it all with: make stop PORT=$PORT
+
+USAGE
