@@ -88,13 +88,12 @@ $dry_run)>.
 
 Implemented sections: C<config>, C<http_config>, C<main_config>,
 C<post_main_config>, C<server_name>, C<user_files>, C<init>, C<request>
-(string, array of requests, array of packets), C<request_eval>,
-C<raw_request>, C<raw_request_middle_delay>, C<pipelined_requests>,
+(string, array of requests, array of packets), C<raw_request>, C<raw_request_middle_delay>, C<pipelined_requests>,
 C<more_headers>, C<error_code>, C<error_code_like>, C<response_headers>,
 C<response_headers_like>, C<raw_response_headers_like>,
 C<raw_response_headers_unlike>, C<response_body>, C<response_body_like>,
 C<response_body_unlike>, C<response_body_filters>, C<ignore_response>,
-C<http09>, C<timeout>, C<abort>, C<shutdown>, C<wait>, C<log_level>,
+C<timeout>, C<abort>, C<shutdown>, C<wait>, C<log_level>,
 C<error_log>, C<no_error_log>, C<grep_error_log>, C<grep_error_log_out>,
 C<access_log>, C<no_access_log>, C<shutdown_error_log>,
 C<no_shutdown_error_log>, C<must_die>, plus Test::Base's C<ONLY>, C<SKIP>,
@@ -102,7 +101,9 @@ C<LAST> and filters (C<eval>, C<chomp>, ...).
 
 Not implemented: HTTP/2 and HTTP/3 (curl) modes, HUP reload mode, check-leak
 and benchmark modes, systemtap, embedded TCP/UDP servers, C<skip_nginx*>,
-C<skip_openssl>, C<skip_eval>, C<todo>, C<curl>.
+C<skip_openssl>, C<skip_eval>, C<todo>, C<curl>, C<http09>,
+C<error_log_file>, C<server_addr_for_client>, and the deprecated
+C<request_eval> and C<response_body_eval>.
 
 Environment: C<TEST_NGINX_BINARY>, C<TEST_NGINX_SERVER_PORT> (or
 C<TEST_NGINX_PORT>), C<TEST_NGINX_SERVROOT>, C<TEST_NGINX_NO_SHUFFLE>,
@@ -789,10 +790,6 @@ sub requests_of {
     }
 
     my $request = $block->request;
-    if (defined(my $code = $block->request_eval)) {
-        $request = eval $code;
-        warn $@ if $@;
-    }
     bail_out("$name - no --- request section") unless defined $request;
 
     my @list = ref $request eq 'ARRAY' ? @$request : ($request);
@@ -974,11 +971,7 @@ sub run_requests {
         for my $k (1 .. ($pipe ? @$pipe : 1)) {
             my ($res, $raw_headers, $left);
             if (!defined $block->ignore_response) {
-                if (defined $block->http09) {
-                    ($res, $raw_headers) = (HTTP::Response->new(200, 'OK', [], $raw), '');
-                } else {
-                    ($res, $raw_headers, $left) = parse_response($name, $raw, $head_req);
-                }
+                ($res, $raw_headers, $left) = parse_response($name, $raw, $head_req);
                 check_response($block, $res, $raw_headers, $idx, $rep, $need_array);
             }
 
@@ -1126,14 +1119,8 @@ sub check_body {
     my $content = $res ? $res->content : undef;
     my $where   = "(repeated req $rep, req $idx)";
 
-    if (defined $block->response_body || defined $block->response_body_eval) {
-        my $expected;
-        if (defined(my $code = $block->response_body_eval)) {
-            $expected = eval indexed($name, $code, $idx, $need_array);
-            warn $@ if $@;
-        } else {
-            $expected = indexed($name, scalar $block->response_body, $idx, $need_array);
-        }
+    if (defined $block->response_body) {
+        my $expected = indexed($name, scalar $block->response_body, $idx, $need_array);
         if (defined $expected && !ref $expected) {
             $expected =~ s/\$ServerPort(?:ForClient)?\b/$ServerPort/g;
         }

@@ -1,0 +1,240 @@
+package Woportal;
+
+# Helpers shared by this project's .t files.  They use only the public
+# interface of Test::Nginx::Socket (add_block_preprocessor,
+# add_response_body_check), so the files run unchanged under the upstream
+# Test::Nginx as under t/lib's harness.
+#
+#   use lib 't/inc';
+#   use Woportal;
+#
+# - every JSON body answered by the API is checked against the contract's
+#   schema (contract/openapi.yaml): the error envelope, the entry envelope
+#   and the list envelope, whatever the block itself looks at;
+# - the "_id" of the last entry answered (201 or 200) is kept, and
+#   "{{id}}" in a later block's request is replaced with it: create then
+#   read in two blocks (use no_shuffle());
+# - memcached_set/get/delete talk to $TEST_NGINX_MEMCACHED_PORT directly,
+#   to seed entries and to look at what the module stored.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use IO::Socket::INET;
+use JSON::PP ();
+use Test::More ();
+use Test::Nginx::Socket ();
+use YAML::XS ();
+
+our @EXPORT = qw(memcached_set memcached_get memcached_delete
+                 last_id entry_json);
+
+our $LastId;
+
+$ENV{TEST_NGINX_MEMCACHED_PORT} //= 21211;
+
+my $json = JSON::PP->new->canonical->allow_nonref;
+
+my $contract = YAML::XS::LoadFile('contract/openapi.yaml');
+my $schemas = $contract->{components}{schemas};
+
+sub last_id { $LastId }
+
+Test::Nginx::Socket::add_block_preprocessor(sub {
+    my $block = shift;
+
+    for my $section (qw(request more_headers)) {
+        my $v = $block->$section;
+        next unless defined $v && !ref $v && $v =~ /\{\{id\}\}/;
+        die "{{id}} used before any entry was answered\n"
+            unless defined $LastId;
+        $v =~ s/\{\{id\}\}/$LastId/g;
+        $block->set_value($section, $v);
+    }
+
+    return $block;
+});
+
+Test::Nginx::Socket::add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+    my $name = $block->name;
+
+    return if $dry_run;
+    return unless defined $body && $body =~ /^\s*\{/;
+
+    my $doc = eval { $json->decode($body) };
+    if (!defined $doc) {
+        Test::More::fail("$name - body is JSON ($@)");
+        return;
+    }
+
+    my $schema = !$doc->{success}            ? 'Error'
+               : exists $doc->{paging}       ? 'List'
+               : exists $doc->{data}         ? 'EntryEnvelope'
+               :                               'Success';
+
+    my @errors;
+    if ($schema eq 'List') {
+        check($doc, {type => 'object', required => [qw(success data paging)],
+                     properties => {
+                         data => {type => 'array',
+                                  items => {'$ref' => '#/components/schemas/Entry'}},
+                         paging => {'$ref' => '#/components/schemas/Paging'}}},
+              '$', \@errors);
+    } elsif ($schema eq 'Success') {
+        check($doc, {type => 'object', required => ['success']}, '$', \@errors);
+    } else {
+        check($doc, {'$ref' => "#/components/schemas/$schema"}, '$',
+              \@errors);
+    }
+
+    Test::More::is(join("\n", @errors), '',
+                   "$name - body matches the contract's $schema schema");
+
+    if ($doc->{success} && ref $doc->{data} eq 'HASH'
+        && defined $doc->{data}{_id})
+    {
+        $LastId = $doc->{data}{_id};
+    }
+});
+
+# a small JSON Schema (OpenAPI 3.0 flavour) checker: what the contract uses
+
+sub check {
+    my ($v, $s, $path, $errors) = @_;
+
+    if (my $ref = $s->{'$ref'}) {
+        (my $name = $ref) =~ s{^#/components/schemas/}{};
+        return check($v, $schemas->{$name}, $path, $errors);
+    }
+
+    for my $sub (@{ $s->{allOf} || [] }) {
+        check($v, $sub, $path, $errors);
+    }
+
+    if (!defined $v) {
+        push @$errors, "$path: null" unless $s->{nullable};
+        return;
+    }
+
+    my $type = $s->{type} // '';
+
+    if ($type eq 'object') {
+        return push @$errors, "$path: not an object" if ref $v ne 'HASH';
+        for my $k (@{ $s->{required} || [] }) {
+            push @$errors, "$path.$k: missing" unless exists $v->{$k};
+        }
+        my $props = $s->{properties} || {};
+        for my $k (sort keys %$v) {
+            if ($props->{$k}) {
+                check($v->{$k}, $props->{$k}, "$path.$k", $errors);
+            } elsif (defined $s->{additionalProperties}
+                     && !$s->{additionalProperties}) {
+                push @$errors, "$path.$k: not in the schema";
+            }
+        }
+    } elsif ($type eq 'array') {
+        return push @$errors, "$path: not an array" if ref $v ne 'ARRAY';
+        for my $i (0 .. $#$v) {
+            check($v->[$i], $s->{items}, "$path\[$i]", $errors)
+                if $s->{items};
+        }
+    } elsif ($type eq 'string') {
+        return push @$errors, "$path: not a string"
+            if ref $v || JSON::PP::is_bool($v) || !string_like($v);
+        push @$errors, "$path: '$v' not in the enum"
+            if $s->{enum} && !grep { $_ eq $v } @{ $s->{enum} };
+        push @$errors, "$path: '$v' does not match $s->{pattern}"
+            if $s->{pattern} && $v !~ /$s->{pattern}/;
+        push @$errors, "$path: '$v' is not a UTC time with milliseconds"
+            if ($s->{format} // '') eq 'date-time'
+               && $v !~ /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    } elsif ($type eq 'integer') {
+        return push @$errors, "$path: not an integer"
+            if ref $v || !defined $v || $v !~ /^-?\d+$/;
+        push @$errors, "$path: below $s->{minimum}"
+            if defined $s->{minimum} && $v < $s->{minimum};
+    } elsif ($type eq 'boolean') {
+        push @$errors, "$path: not a boolean" unless JSON::PP::is_bool($v);
+        push @$errors, "$path: not in the enum"
+            if $s->{enum} && !grep { ($_ ? 1 : 0) == ($v ? 1 : 0) }
+                                   @{ $s->{enum} };
+    }
+}
+
+# JSON::PP gives strings as plain scalars; numbers decoded from JSON
+# carry a numeric flag: tell them apart by how they were created
+sub string_like {
+    my $v = shift;
+    my $b = B::svref_2object(\$v);
+    return ($b->FLAGS & B::SVp_POK()) && !($b->FLAGS & (B::SVp_IOK() | B::SVp_NOK()));
+}
+
+use B ();
+
+# --- memcached, text protocol -------------------------------------------
+
+sub mc {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_MEMCACHED_PORT},
+                                  Timeout => 2)
+        or die "cannot reach memcached on $ENV{TEST_NGINX_MEMCACHED_PORT}: $!\n";
+    binmode $s;
+    return $s;
+}
+
+sub memcached_set {
+    my ($key, $value, $flags) = @_;
+    my $s = mc();
+    $flags //= 1;
+    print $s "set $key $flags 0 " . length($value) . "\r\n$value\r\n";
+    my $reply = <$s>;
+    die "memcached set $key: $reply" unless $reply =~ /^STORED/;
+}
+
+sub memcached_get {
+    my $key = shift;
+    my $s = mc();
+    print $s "get $key\r\n";
+    my $line = <$s>;
+    return undef if $line =~ /^END/;
+    my ($len) = $line =~ /^VALUE \S+ \d+ (\d+)/ or die "memcached get: $line";
+    read $s, my $value, $len;
+    return $value;
+}
+
+sub memcached_delete {
+    my $key = shift;
+    my $s = mc();
+    print $s "delete $key\r\n";
+    my $reply = <$s>;
+}
+
+# a stored entry, as the module stores it, with fields overridden
+sub entry_json {
+    my ($id, %over) = @_;
+    my %e = (
+        _id => $id,
+        workorder => '507f1f77bcf86cd799439012',
+        client => '507f1f77bcf86cd799439013',
+        status => 'pending',
+        access_level => 'view_only',
+        allowed_actions => ['view'],
+        expiry_date => undef,
+        notifications => {},
+        portal_settings => {},
+        custom_branding => {},
+        company_namespace => ['acme'],
+        disabled => JSON::PP::false,
+        status_history => [{status => 'pending',
+                            changed_at => '2026-01-02T03:04:05.678Z'}],
+        created_at => '2026-01-02T03:04:05.678Z',
+        updated_at => '2026-01-02T03:04:05.678Z',
+        version => 1,
+        %over,
+    );
+    return $json->encode(\%e);
+}
+
+1;
