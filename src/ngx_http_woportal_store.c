@@ -71,7 +71,7 @@ ngx_http_woportal_store_init(ngx_cycle_t *cycle)
 ngx_int_t
 ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config)
 {
-    char                reason[256];
+    char                reason[256], *p, *q;
     u_char             *s;
     memcached_return_t  rc;
 
@@ -94,10 +94,16 @@ ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config)
                                           reason, sizeof(reason));
 
     if (rc != MEMCACHED_SUCCESS) {
+        /* the reason starts with the address of a parser object */
+        p = reason;
+
+        if (p[0] == '(' && (q = ngx_strchr(p, ')')) != NULL && q[1] == ' ') {
+            p = q + 2;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid libmemcached configuration \"%V\": %s",
-                           config, reason[0] ? reason
-                                             : memcached_strerror(NULL, rc));
+                           config, p[0] ? p : memcached_strerror(NULL, rc));
         return NGX_ERROR;
     }
 

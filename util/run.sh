@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # make run / make stop: serve the API on loopback from run/<PORT>/.
 #
 #   util/run.sh start|stop <nginx binary>
@@ -17,8 +17,13 @@ DEV_KEY=dev-key-change-me
 API_KEY=${API_KEY:-$DEV_KEY}
 dir=$top/run/$PORT
 
+# a zombie (exited, not yet reaped by init) counts as gone
 alive() {
-    [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+    local pid
+    [ -f "$1" ] || return 1
+    pid=$(cat "$1")
+    kill -0 "$pid" 2>/dev/null || return 1
+    case $(ps -o stat= -p "$pid" 2>/dev/null) in Z*|"") return 1 ;; esac
 }
 
 listening() {
@@ -26,13 +31,15 @@ listening() {
 }
 
 stop_pid() {
+    local pid
     if alive "$1"; then
-        kill "-$2" "$(cat "$1")"
-        for _ in $(seq 50); do
+        pid=$(cat "$1")
+        kill "-$2" "$pid"
+        for _ in $(seq 100); do
             alive "$1" || break
             sleep 0.1
         done
-        echo "stopped $3 (pid $(cat "$1"))"
+        echo "stopped $3 (pid $pid)"
     fi
     rm -f "$1"
 }
@@ -97,16 +104,12 @@ url=http://127.0.0.1:$PORT/api/v1/workorder-portal
 cat <<USAGE
 
 The API is at $url
-Create an entry:
 
-  curl -s -X POST $url \\
-    -H 'X-API-Key: $API_KEY' -H 'Content-Type: application/json' \\
-    -d '{"workorder":"507f1f77bcf86cd799439012","client":"507f1f77bcf86cd799439013","company_namespace":["acme"]}'
+Create an entry, then read it back (paste both lines):
 
-Read it back (put the "_id" from the answer in place of ID):
+  id=\$(curl -s -X POST $url -H 'X-API-Key: $API_KEY' -H 'Content-Type: application/json' -d '{"workorder":"507f1f77bcf86cd799439012","client":"507f1f77bcf86cd799439013","company_namespace":["acme"]}' | tee /dev/stderr | sed -n 's/.*"_id":"\([0-9a-f]*\)".*/\1/p'); echo
+  curl -s $url/\$id -H 'X-API-Key: $API_KEY'; echo
 
-  curl -s $url/ID -H 'X-API-Key: $API_KEY'
-
-Stop it all with: make stop PORT=$PORT
+Stop it with: make stop PORT=$PORT
 
 USAGE

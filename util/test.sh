@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # make test: the Test::Nginx suite under t/, against <nginx binary>, with
 # a private memcached that is stopped again however the run ends.
 #
