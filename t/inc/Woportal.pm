@@ -20,6 +20,7 @@ package Woportal;
 use strict;
 use warnings;
 
+use B ();
 use Exporter 'import';
 use IO::Socket::INET;
 use JSON::PP ();
@@ -152,7 +153,8 @@ sub check {
                && $v !~ /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
     } elsif ($type eq 'integer') {
         return push @$errors, "$path: not an integer"
-            if ref $v || !defined $v || $v !~ /^-?\d+$/;
+            if ref $v || JSON::PP::is_bool($v) || string_like($v)
+               || $v !~ /^-?\d+$/;
         push @$errors, "$path: below $s->{minimum}"
             if defined $s->{minimum} && $v < $s->{minimum};
     } elsif ($type eq 'boolean') {
@@ -170,8 +172,6 @@ sub string_like {
     my $b = B::svref_2object(\$v);
     return ($b->FLAGS & B::SVp_POK()) && !($b->FLAGS & (B::SVp_IOK() | B::SVp_NOK()));
 }
-
-use B ();
 
 # --- memcached, text protocol -------------------------------------------
 
