@@ -170,6 +170,7 @@ ngx_http_woportal_get_done(ngx_http_woportal_call_t *call)
 {
     ngx_int_t                   rc;
     ngx_str_t                   json;
+    ngx_connection_t           *c;
     ngx_http_request_t         *r;
     ngx_http_woportal_ctx_t    *ctx;
     ngx_http_woportal_error_t   err;
@@ -238,8 +239,10 @@ ngx_http_woportal_get_done(ngx_http_woportal_call_t *call)
 
 done:
 
+    c = r->connection;
+
     ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(r->connection);
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -334,6 +337,7 @@ ngx_http_woportal_create_done(ngx_http_woportal_call_t *call)
 {
     u_char                        *p;
     ngx_int_t                      rc;
+    ngx_connection_t              *c;
     ngx_http_request_t            *r;
     ngx_http_woportal_ctx_t       *ctx;
     ngx_http_woportal_loc_conf_t  *wlcf;
@@ -383,8 +387,10 @@ ngx_http_woportal_create_done(ngx_http_woportal_call_t *call)
 
 done:
 
+    c = r->connection;
+
     ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(r->connection);
+    ngx_http_run_posted_requests(c);
 }
 
 
