@@ -21,6 +21,8 @@ static char *ngx_http_woportal(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_woportal_thread_pool(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_woportal_check_prefix(ngx_conf_t *cf, void *post,
@@ -70,9 +72,9 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
 
     { ngx_string("woportal_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_woportal_thread_pool,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_woportal_loc_conf_t, thread_pool_name),
+      0,
       NULL },
 
     { ngx_string("woportal_api_key"),
@@ -170,7 +172,6 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
      *     conf->base = { 0, NULL };
      *     conf->memcached = { 0, NULL };
      *     conf->key_prefix = { 0, NULL };
-     *     conf->thread_pool_name = { 0, NULL };
      *     conf->thread_pool = NULL;
      *     conf->store = NULL;
      *     conf->api_key_header = { 0, NULL };
@@ -195,8 +196,10 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->memcached_timeout, 500);
     ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix,
                              "woportal:");
-    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
-                             "default");
+    if (conf->thread_pool == NULL) {
+        conf->thread_pool = prev->thread_pool;
+    }
+
     ngx_conf_merge_ptr_value(conf->api_keys, prev->api_keys, NULL);
     ngx_conf_merge_str_value(conf->api_key_header, prev->api_key_header,
                              "X-API-Key");
@@ -234,9 +237,12 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
     if (conf->thread_pool == NULL) {
-        return NGX_CONF_ERROR;
+        /* nginx's "default" pool, made when first asked for */
+        conf->thread_pool = ngx_thread_pool_add(cf, NULL);
+        if (conf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     conf->store = ngx_http_woportal_add_store(cf, &conf->memcached,
@@ -357,6 +363,33 @@ ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
+
+/*
+ * The pool is looked up here, not at merge time, so that nginx's "unknown
+ * thread pool" error names this directive's line.
+ */
+
+static char *
+ngx_http_woportal_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_woportal_loc_conf_t *wlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (wlcf->thread_pool) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    wlcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
+    if (wlcf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

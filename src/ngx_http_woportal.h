@@ -189,7 +189,6 @@ typedef struct {
     ngx_str_t                    memcached;
     ngx_msec_t                   memcached_timeout;
     ngx_str_t                    key_prefix;
-    ngx_str_t                    thread_pool_name;
     ngx_thread_pool_t           *thread_pool;
     ngx_http_woportal_store_t   *store;
 

@@ -102,7 +102,8 @@ ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config)
         }
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid libmemcached configuration \"%V\": %s",
+                           "invalid value \"%V\" in \"woportal_memcached\" "
+                           "directive: %s",
                            config, p[0] ? p : memcached_strerror(NULL, rc));
         return NGX_ERROR;
     }

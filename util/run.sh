@@ -21,7 +21,7 @@ dir=$top/run/$PORT
 alive() {
     local pid
     [ -f "$1" ] || return 1
-    pid=$(cat "$1")
+    pid=$(cat "$1" 2>/dev/null) || return 1
     kill -0 "$pid" 2>/dev/null || return 1
     case $(ps -o stat= -p "$pid" 2>/dev/null) in Z*|"") return 1 ;; esac
 }
@@ -33,7 +33,7 @@ listening() {
 stop_pid() {
     local pid
     if alive "$1"; then
-        pid=$(cat "$1")
+        pid=$(cat "$1" 2>/dev/null) || return 1
         kill "-$2" "$pid"
         for _ in $(seq 100); do
             alive "$1" || break

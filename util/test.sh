@@ -20,6 +20,11 @@ mcpid=$piddir/memcached.pid
 cleanup() {
     if [ -f "$mcpid" ]; then
         kill "$(cat "$mcpid")" 2>/dev/null || true
+        # a rerun on the same port must find it free
+        for _ in $(seq 100); do
+            listening "$TEST_NGINX_MEMCACHED_PORT" || break
+            sleep 0.05
+        done
     fi
     rm -rf "$piddir"
 }

@@ -47,11 +47,13 @@ Test::Nginx::Socket::add_block_preprocessor(sub {
 
     for my $section (qw(request more_headers)) {
         my $v = $block->$section;
-        next unless defined $v && !ref $v && $v =~ /\{\{id\}\}/;
+        next unless defined $v;
+        my @items = ref $v eq 'ARRAY' ? @$v : ($v);
+        next unless grep { !ref && /\{\{id\}\}/ } @items;
         die "{{id}} used before any entry was answered\n"
             unless defined $LastId;
-        $v =~ s/\{\{id\}\}/$LastId/g;
-        $block->set_value($section, $v);
+        s/\{\{id\}\}/$LastId/g for grep { !ref } @items;
+        $block->set_value($section, ref $v eq 'ARRAY' ? \@items : $items[0]);
     }
 
     return $block;
@@ -187,6 +189,7 @@ sub mc {
 sub memcached_set {
     my ($key, $value, $flags) = @_;
     my $s = mc();
+    utf8::encode($value) if utf8::is_utf8($value);
     $flags //= 1;
     print $s "set $key $flags 0 " . length($value) . "\r\n$value\r\n";
     my $reply = <$s>;
@@ -200,7 +203,8 @@ sub memcached_get {
     my $line = <$s>;
     return undef if $line =~ /^END/;
     my ($len) = $line =~ /^VALUE \S+ \d+ (\d+)/ or die "memcached get: $line";
-    read $s, my $value, $len;
+    my $value;
+    read $s, $value, $len;
     return $value;
 }
 
@@ -234,7 +238,7 @@ sub entry_json {
         version => 1,
         %over,
     );
-    return $json->encode(\%e);
+    return JSON::PP->new->utf8->canonical->encode(\%e);
 }
 
 1;
