@@ -6,29 +6,19 @@ no_shuffle();
 # POST / (create): success cases and every validation rule of
 # contract/openapi.yaml (CreateRequest) and contract/CONTRACT-NOTES.md.
 #
-# Sections of this file, checked on the decoded JSON body by the response
-# body check below (Woportal.pm already checks every body against the
-# contract's schemas):
-#
-#   --- api_error: CODE     the body is the error envelope with error.code CODE
-#   --- details             the "field" of every details item, one per line,
-#                           in any order: exactly these, each named once;
-#                           "none": no details (absent or empty)
-#   --- data_is             "field: <JSON>" lines: data.field is that JSON value
-#   --- data_ok eval        a sub ($data, $raw_body) returning a list of
-#                           problems (none: the check passes)
-#   --- same_as_created: 1  data is the same JSON value as the data of the
-#                           last 201 answered
+# The sections api_error, details, data_is, data_ok, same_as_created and
+# body_is_stored are checked by t/inc/Woportal.pm (see there).
 #
 # Every answer carrying an entry is also compared with what memcached holds
 # under woportal:<_id>: the stored entry must be the same JSON value as the
 # served data.
 
 use JSON::PP ();
+
+# every answer carrying an entry must equal what memcached holds
+$Woportal::CheckStored = 1;
 use Time::HiRes ();
 
-our $J = JSON::PP->new->utf8->canonical->allow_nonref->allow_bignum;
-our $Created;    # "data" of the last 201, decoded
 
 our $Config = <<'_EOC_';
     location /api/v1/workorder-portal {
@@ -46,79 +36,6 @@ add_block_preprocessor(sub {
         unless defined $block->more_headers;
 });
 
-sub jcanon { $J->encode($_[0]) }
-
-# a section's value for request $i of a block (arrays: one per request)
-sub for_req { my ($v, $i) = @_; ref $v eq 'ARRAY' ? $v->[$i] : $v }
-
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $rep, $dry_run) = @_;
-    return if $dry_run;
-    my $name = $block->name;
-
-    my $doc;
-    if (defined $body && $body =~ /^\s*\{/) {
-        $doc = eval { $J->decode($body) };
-    }
-
-    if (defined(my $code = for_req(scalar $block->api_error, $req_idx))) {
-        $code =~ s/^\s+|\s+$//g;
-        my $err = ref $doc eq 'HASH' && ref $doc->{error} eq 'HASH'
-                  ? $doc->{error} : {};
-        Test::More::ok(ref $doc eq 'HASH' && JSON::PP::is_bool($doc->{success})
-                       && !$doc->{success}, "$name - success is false");
-        Test::More::is($err->{code}, $code, "$name - error code");
-
-        if (defined(my $want = for_req(scalar $block->details, $req_idx))) {
-            my @want = grep { length } map { s/^\s+|\s+$//gr } split /\n/, $want;
-            @want = () if "@want" eq 'none';
-            my @got = map { ref $_ eq 'HASH' ? $_->{field} // '(no field)'
-                                             : '(not an object)' }
-                      @{ ref $err->{details} eq 'ARRAY' ? $err->{details} : [] };
-            Test::More::is(join(' ', sort @got), join(' ', sort @want),
-                           "$name - details name exactly the offending fields, once each");
-        }
-        return;
-    }
-
-    my $data = ref $doc eq 'HASH' && ref $doc->{data} eq 'HASH'
-               ? $doc->{data} : undef;
-
-    if (defined(my $spec = for_req(scalar $block->data_is, $req_idx))) {
-        for my $line (grep { /\S/ } split /\n/, $spec) {
-            my ($k, $v) = $line =~ /^\s*([^:\s]+):\s*(.*?)\s*$/
-                or die "$name: bad data_is line: $line\n";
-            my $want = eval { jcanon($J->decode($v)) } // "(bad JSON: $v)";
-            my $got = $data && exists $data->{$k} ? jcanon($data->{$k})
-                                                  : '(missing)';
-            Test::More::is($got, $want, "$name - data.$k");
-        }
-    }
-
-    if (defined(my $code = for_req(scalar $block->data_ok, $req_idx))) {
-        my @problems = ref $code ne 'CODE' ? ("data_ok is not a sub: $code")
-                     : $data ? $code->($data, $body) : ('no data in the body');
-        Test::More::is(join("\n", @problems), '', "$name - data_ok");
-    }
-
-    if (defined $block->same_as_created) {
-        Test::More::is($data ? jcanon($data) : '(no data)',
-                       $Created ? jcanon($Created) : '(nothing created)',
-                       "$name - data is the created entry");
-    }
-
-    if ($data && defined $data->{_id} && !ref $data->{_id}) {
-        my $stored = Woportal::memcached_get("woportal:$data->{_id}");
-        my $sdoc = defined $stored ? eval { $J->decode($stored) } : undef;
-        Test::More::is(defined $sdoc ? jcanon($sdoc)
-                       : defined $stored ? "(not JSON: $stored)" : '(nothing stored)',
-                       jcanon($data),
-                       "$name - the stored entry is the served data");
-    }
-
-    my $status = for_req(scalar $block->error_code, $req_idx) // '';
-    $Created = $data if $data && $status =~ /^\s*201\s*$/;
-});
 
 # helpers for data_ok subs -------------------------------------------------
 
