@@ -306,6 +306,7 @@ ngx_int_t ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
 ngx_int_t ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config);
 
 /* response.c */
+ngx_http_woportal_ctx_t *ngx_http_woportal_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_woportal_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *json, uint64_t version);
 ngx_int_t ngx_http_woportal_send_error(ngx_http_request_t *r,

@@ -165,6 +165,7 @@ typedef struct {
 
     yajl_gen                     gen;       /* free object capture */
     ngx_array_t                  keys[NGX_HTTP_WOPORTAL_FREE_MAX_DEPTH + 2];
+    uint32_t                     arrays;    /* bit per depth: an array */
 
     ngx_http_woportal_change_t  *change;    /* status_history item */
     ngx_uint_t                   change_field;
@@ -727,8 +728,7 @@ ngx_http_woportal_end(ngx_http_woportal_decoder_t *d)
     }
 
     if (d->gen) {
-        /* the closing bracket is the same call for maps and arrays */
-        rc = (d->keys[d->depth + 1].nalloc == (ngx_uint_t) -1)
+        rc = (d->arrays & (1 << (d->depth + 1)))
              ? yajl_gen_array_close(d->gen) : yajl_gen_map_close(d->gen);
 
         if (!ngx_http_woportal_capture_check(d, rc) || d->gen == NULL) {
@@ -1140,7 +1140,8 @@ ngx_http_woportal_change_end(ngx_http_woportal_decoder_t *d)
 
 /*
  * Free objects.  d->keys[depth] holds the keys seen in the map open at
- * that depth, to refuse duplicates; nalloc of -1 marks an array there.
+ * that depth, to refuse duplicates; d->arrays marks the depths where an
+ * array is open instead.
  */
 
 static int
@@ -1173,22 +1174,19 @@ ngx_http_woportal_capture_start(ngx_http_woportal_decoder_t *d,
     keys = &d->keys[d->depth];
 
     if (map) {
-        if (keys->elts == NULL || keys->nalloc == (ngx_uint_t) -1) {
-            if (ngx_array_init(keys, d->pool, 4, sizeof(ngx_str_t))
-                != NGX_OK)
-            {
-                d->nomem = 1;
-                return 0;
-            }
+        if (keys->elts == NULL
+            && ngx_array_init(keys, d->pool, 4, sizeof(ngx_str_t)) != NGX_OK)
+        {
+            d->nomem = 1;
+            return 0;
         }
 
         keys->nelts = 0;
+        d->arrays &= ~(1 << d->depth);
         rc = yajl_gen_map_open(d->gen);
 
     } else {
-        keys->elts = NULL;
-        keys->nelts = 0;
-        keys->nalloc = (ngx_uint_t) -1;
+        d->arrays |= 1 << d->depth;
         rc = yajl_gen_array_open(d->gen);
     }
 

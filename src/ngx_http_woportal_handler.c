@@ -65,12 +65,10 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_woportal_ctx_t));
+    ctx = ngx_http_woportal_get_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_http_set_ctx(r, ctx, ngx_http_woportal_module);
 
     r->connection->log->action = "authenticating a woportal request";
 
@@ -206,11 +204,16 @@ ngx_http_woportal_get_done(ngx_http_woportal_call_t *call)
         goto done;
     }
 
-    if (rc != NGX_OK
-        || ngx_strncmp(ctx->entry.id, ctx->route.id.data,
+    if (rc == NGX_OK
+        && ngx_strncmp(ctx->entry.id, ctx->route.id.data,
                        NGX_HTTP_WOPORTAL_ID_LEN)
            != 0)
     {
+        ngx_str_set(&err.message, "it holds another entry's id");
+        rc = NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
         /* never serve what is not an entry, nor another entry */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "woportal: stored entry \"%V\" is corrupt: %V",

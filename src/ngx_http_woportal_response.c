@@ -18,8 +18,6 @@ static ngx_int_t ngx_http_woportal_add_header(ngx_http_request_t *r,
 static ngx_int_t ngx_http_woportal_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_woportal_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static ngx_http_woportal_ctx_t *ngx_http_woportal_get_ctx(
-    ngx_http_request_t *r);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -180,7 +178,7 @@ ngx_http_woportal_add_header(ngx_http_request_t *r, char *name,
 }
 
 
-static ngx_http_woportal_ctx_t *
+ngx_http_woportal_ctx_t *
 ngx_http_woportal_get_ctx(ngx_http_request_t *r)
 {
     ngx_http_woportal_ctx_t  *ctx;
