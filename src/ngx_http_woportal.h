@@ -41,6 +41,8 @@
 
 /* memcached item flags: the stored format of an entry */
 #define NGX_HTTP_WOPORTAL_FORMAT_JSON        1
+/* an entry being deleted: counts as missing */
+#define NGX_HTTP_WOPORTAL_FORMAT_GONE        2
 
 
 typedef enum {
@@ -115,6 +117,19 @@ typedef enum {
     NGX_HTTP_WOPORTAL_ITEM,
     NGX_HTTP_WOPORTAL_ITEM_STATUS
 } ngx_http_woportal_target_e;
+
+
+/* what a request does, by target and method */
+typedef enum {
+    NGX_HTTP_WOPORTAL_OP_NONE = 0,
+    NGX_HTTP_WOPORTAL_OP_LIST,
+    NGX_HTTP_WOPORTAL_OP_CREATE,
+    NGX_HTTP_WOPORTAL_OP_GET,
+    NGX_HTTP_WOPORTAL_OP_UPDATE,
+    NGX_HTTP_WOPORTAL_OP_DELETE,
+    NGX_HTTP_WOPORTAL_OP_STATUS,
+    NGX_HTTP_WOPORTAL_OP_OPTIONS
+} ngx_http_woportal_op_e;
 
 
 typedef struct {
@@ -200,8 +215,10 @@ typedef struct {
 
 
 typedef enum {
-    NGX_HTTP_WOPORTAL_STORE_GET = 0,
-    NGX_HTTP_WOPORTAL_STORE_ADD
+    NGX_HTTP_WOPORTAL_STORE_GET = 0,     /* value, flags and CAS */
+    NGX_HTTP_WOPORTAL_STORE_ADD,         /* only if the key is free */
+    NGX_HTTP_WOPORTAL_STORE_CAS,         /* only if the CAS still holds */
+    NGX_HTTP_WOPORTAL_STORE_DELETE
 } ngx_http_woportal_store_op_e;
 
 
@@ -222,25 +239,33 @@ struct ngx_http_woportal_call_s {
     ngx_http_woportal_store_t     *store;
     ngx_http_woportal_store_op_e   op;
     ngx_str_t                      key;
-    ngx_str_t                      value;
+    ngx_str_t                      value;     /* add, cas */
+    uint32_t                       flags;     /* add, cas */
 
-    /* out, on the event loop: NGX_OK, NGX_DECLINED (missing, or exists
-     * on add), NGX_ERROR (store unavailable) */
+    /*
+     * in (cas) and out (get): the CAS of the item.
+     * out, on the event loop: result NGX_OK; NGX_DECLINED when the key is
+     * missing (get, cas, delete) or taken (add); NGX_BUSY when the CAS
+     * no longer holds; NGX_ERROR when the store is unavailable.
+     */
+    uint64_t                       cas;
     ngx_int_t                      result;
-    ngx_str_t                      fetched;   /* from r->pool */
+    ngx_str_t                      fetched;   /* get: from r->pool */
+    uint32_t                       fetched_flags;
 
     /* thread */
     int                            rc;
     const char                    *rc_text;
-    char                          *mc_value;  /* malloc()ed by libmemcached */
+    char                          *mc_value;  /* malloc()ed */
     size_t                         mc_value_len;
-    uint32_t                       mc_flags;
 };
 
 
 typedef struct {
     ngx_http_woportal_route_t     route;
+    ngx_http_woportal_op_e        op;
     ngx_http_woportal_entry_t     entry;
+    ngx_http_woportal_entry_t     patch;     /* what an update sends */
     ngx_http_woportal_call_t      call;
     ngx_str_t                     json;      /* the response body */
     ngx_str_t                     location;  /* Location of a 201 */
@@ -248,6 +273,7 @@ typedef struct {
     ngx_uint_t                    attempts;
 
     ngx_buf_t                    *envelope;  /* replaces nginx's page */
+    unsigned                      gone:1;    /* delete marker stored */
     unsigned                      own_response:1;
     unsigned                      envelope_sent:1;
 } ngx_http_woportal_ctx_t;
@@ -258,6 +284,27 @@ extern ngx_module_t  ngx_http_woportal_module;
 
 /* handler.c */
 ngx_int_t ngx_http_woportal_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_woportal_call(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op,
+    ngx_http_woportal_call_done_pt done);
+ngx_int_t ngx_http_woportal_stored_entry(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
+ngx_int_t ngx_http_woportal_not_stored(ngx_http_request_t *r, ngx_int_t rc);
+ngx_int_t ngx_http_woportal_etag_matches(ngx_table_elt_t *h,
+    uint64_t version, ngx_uint_t weak);
+ngx_int_t ngx_http_woportal_unavailable(ngx_http_request_t *r);
+ngx_int_t ngx_http_woportal_not_found(ngx_http_request_t *r);
+void ngx_http_woportal_finish(ngx_http_request_t *r, ngx_int_t rc);
+
+/* get.c, create.c, modify.c: the operations */
+ngx_int_t ngx_http_woportal_get(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
+ngx_int_t ngx_http_woportal_create(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
+ngx_int_t ngx_http_woportal_modify(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
+ngx_int_t ngx_http_woportal_delete(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
 
 /* route.c */
 void ngx_http_woportal_route(ngx_str_t *base, ngx_str_t *uri,
@@ -290,6 +337,8 @@ ngx_int_t ngx_http_woportal_entry_init(ngx_pool_t *pool,
     ngx_http_woportal_entry_t *e);
 ngx_int_t ngx_http_woportal_entry_create(ngx_pool_t *pool,
     ngx_http_woportal_entry_t *e);
+ngx_int_t ngx_http_woportal_entry_apply(ngx_http_woportal_entry_t *e,
+    ngx_http_woportal_entry_t *patch);
 
 /* encode.c */
 yajl_gen ngx_http_woportal_gen(ngx_pool_t *pool);
@@ -298,6 +347,8 @@ ngx_int_t ngx_http_woportal_encode_entry(ngx_pool_t *pool,
     ngx_http_woportal_entry_t *e, ngx_str_t *envelope, ngx_str_t *data);
 ngx_int_t ngx_http_woportal_encode_error(ngx_pool_t *pool,
     ngx_http_woportal_error_t *err, ngx_str_t *out);
+ngx_int_t ngx_http_woportal_encode_success(ngx_pool_t *pool,
+    ngx_str_t *out);
 
 /* store.c */
 ngx_int_t ngx_http_woportal_store_init(ngx_cycle_t *cycle);

@@ -357,6 +357,33 @@ ngx_http_woportal_encode_error(ngx_pool_t *pool,
 }
 
 
+/* {"success":true}: the answer of a delete */
+
+ngx_int_t
+ngx_http_woportal_encode_success(ngx_pool_t *pool, ngx_str_t *out)
+{
+    yajl_gen         g;
+    yajl_gen_status  rc;
+
+    g = ngx_http_woportal_gen(pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = yajl_gen_map_open(g);
+    rc |= ngx_http_woportal_gen_key(g, "success");
+    rc |= yajl_gen_bool(g, 1);
+    rc |= yajl_gen_map_close(g);
+
+    if (rc != yajl_gen_status_ok || ngx_http_woportal_gen_done(g, out) != NGX_OK) {
+        yajl_gen_free(g);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * The generator's buffer is pool memory: it is handed out as it is, and
  * the generator goes with the pool.

@@ -342,3 +342,80 @@ ngx_http_woportal_entry_create(ngx_pool_t *pool, ngx_http_woportal_entry_t *e)
 
     return NGX_OK;
 }
+
+
+/*
+ * An update or a status change: the top-level fields sent replace the
+ * stored ones whole.  A status may not leave completed or cancelled
+ * (setting the same one again is allowed and recorded); a refused
+ * transition changes nothing: NGX_DECLINED.
+ */
+
+ngx_int_t
+ngx_http_woportal_entry_apply(ngx_http_woportal_entry_t *e,
+    ngx_http_woportal_entry_t *patch)
+{
+    int64_t                      now;
+    ngx_uint_t                   i;
+    ngx_http_woportal_change_t  *ch;
+
+#define ngx_woportal_sent(f)  (patch->set & ((uint32_t) 1 << (f)))
+
+    if (ngx_woportal_sent(NGX_HTTP_WOPORTAL_F_STATUS)
+        && (e->status == NGX_HTTP_WOPORTAL_COMPLETED
+            || e->status == NGX_HTTP_WOPORTAL_CANCELLED)
+        && patch->status != e->status)
+    {
+        return NGX_DECLINED;
+    }
+
+    now = ngx_http_woportal_now();
+
+    if (ngx_woportal_sent(NGX_HTTP_WOPORTAL_F_STATUS)) {
+        ch = ngx_array_push(&e->history);
+        if (ch == NULL) {
+            return NGX_ERROR;
+        }
+
+        ch->status = patch->status;
+        ch->notes = patch->notes;       /* .data NULL: none sent */
+        ch->changed_at = now;
+
+        e->status = patch->status;
+    }
+
+    if (ngx_woportal_sent(NGX_HTTP_WOPORTAL_F_ACCESS_LEVEL)) {
+        e->access_level = patch->access_level;
+    }
+
+    if (ngx_woportal_sent(NGX_HTTP_WOPORTAL_F_ALLOWED_ACTIONS)) {
+        ngx_memcpy(e->actions, patch->actions, NGX_HTTP_WOPORTAL_NACTIONS);
+        e->nactions = patch->nactions;
+    }
+
+    if (ngx_woportal_sent(NGX_HTTP_WOPORTAL_F_EXPIRY_DATE)) {
+        e->has_expiry = patch->has_expiry;
+        e->expiry_date = patch->expiry_date;
+    }
+
+    for (i = 0; i < NGX_HTTP_WOPORTAL_NFREE; i++) {
+        if (ngx_woportal_sent(NGX_HTTP_WOPORTAL_F_NOTIFICATIONS + i)) {
+            e->free[i] = patch->free[i];
+        }
+    }
+
+    if (ngx_woportal_sent(NGX_HTTP_WOPORTAL_F_COMPANY_NAMESPACE)) {
+        e->namespaces = patch->namespaces;
+    }
+
+    if (ngx_woportal_sent(NGX_HTTP_WOPORTAL_F_DISABLED)) {
+        e->disabled = patch->disabled;
+    }
+
+#undef ngx_woportal_sent
+
+    e->version++;
+    e->updated_at = now;
+
+    return NGX_OK;
+}

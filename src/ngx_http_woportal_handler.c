@@ -2,10 +2,11 @@
 /*
  * The content handler: every request in a woportal location starts here.
  *
- *     authenticate -> route -> method -> (body) -> store task -> answer
+ *     authenticate -> route -> method -> (body) -> operation
  *
- * Store calls run in the thread pool; the handler returns NGX_DONE and
- * the request is finished from the call's done handler.
+ * The operations live in get.c, create.c and modify.c.  Their store
+ * calls run in the thread pool: the handler returns NGX_DONE and the
+ * request is finished from a call's done handler.
  */
 
 
@@ -21,24 +22,11 @@ typedef struct {
 } ngx_http_woportal_methods_t;
 
 
-static ngx_int_t ngx_http_woportal_get(ngx_http_request_t *r,
+static ngx_http_woportal_op_e ngx_http_woportal_op(ngx_http_request_t *r,
+    ngx_http_woportal_target_e target);
+static void ngx_http_woportal_body_read(ngx_http_request_t *r);
+static ngx_int_t ngx_http_woportal_body_op(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx);
-static void ngx_http_woportal_get_done(ngx_http_woportal_call_t *call);
-static void ngx_http_woportal_create_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_woportal_create(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx);
-static ngx_int_t ngx_http_woportal_create_post(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx);
-static void ngx_http_woportal_create_done(ngx_http_woportal_call_t *call);
-static ngx_int_t ngx_http_woportal_call(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op,
-    ngx_http_woportal_call_done_pt done);
-static ngx_int_t ngx_http_woportal_etag_matches(ngx_table_elt_t *h,
-    uint64_t version);
-static ngx_int_t ngx_http_woportal_unavailable(ngx_http_request_t *r);
-
-
-#define NGX_HTTP_WOPORTAL_CREATE_ATTEMPTS  3
 
 
 /* by target; GET implies HEAD */
@@ -95,7 +83,9 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
                                      "method not allowed on this path");
     }
 
-    if (r->method == NGX_HTTP_OPTIONS) {
+    ctx->op = ngx_http_woportal_op(r, ctx->route.target);
+
+    if (ctx->op == NGX_HTTP_WOPORTAL_OP_OPTIONS) {
         ctx->allow = m->allow;
         return ngx_http_woportal_send(r, NGX_HTTP_NO_CONTENT, NULL, 0);
     }
@@ -103,23 +93,25 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
     if (ctx->route.target != NGX_HTTP_WOPORTAL_COLLECTION
         && !ctx->route.id_valid)
     {
-        return ngx_http_woportal_send_error(r, NGX_HTTP_NOT_FOUND,
-                                            NGX_HTTP_WOPORTAL_E_NOT_FOUND,
-                                            "no such entry");
+        return ngx_http_woportal_not_found(r);
     }
 
-    if (ctx->route.target == NGX_HTTP_WOPORTAL_ITEM
-        && (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
-    {
+    switch (ctx->op) {
+
+    case NGX_HTTP_WOPORTAL_OP_GET:
         return ngx_http_woportal_get(r, ctx);
-    }
 
-    if (ctx->route.target != NGX_HTTP_WOPORTAL_COLLECTION
-        || r->method != NGX_HTTP_POST)
-    {
+    case NGX_HTTP_WOPORTAL_OP_DELETE:
+        return ngx_http_woportal_delete(r, ctx);
+
+    case NGX_HTTP_WOPORTAL_OP_LIST:
         return ngx_http_woportal_send_error(r, NGX_HTTP_NOT_IMPLEMENTED,
                                             NGX_HTTP_WOPORTAL_E_INTERNAL_ERROR,
                                             "not implemented yet");
+
+    default:
+        /* create, update, status: a JSON body */
+        break;
     }
 
     if (!ngx_http_woportal_is_json(r)) {
@@ -131,7 +123,7 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
 
     r->connection->log->action = "reading a woportal request body";
 
-    rc = ngx_http_read_client_request_body(r, ngx_http_woportal_create_body);
+    rc = ngx_http_read_client_request_body(r, ngx_http_woportal_body_read);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -141,125 +133,47 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_woportal_get(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
+static ngx_http_woportal_op_e
+ngx_http_woportal_op(ngx_http_request_t *r, ngx_http_woportal_target_e target)
 {
-    ngx_int_t  rc;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
+    if (r->method == NGX_HTTP_OPTIONS) {
+        return NGX_HTTP_WOPORTAL_OP_OPTIONS;
     }
 
-    rc = ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_GET,
-                                ngx_http_woportal_get_done);
-    if (rc != NGX_OK) {
-        return ngx_http_woportal_unavailable(r);
+    switch (target) {
+
+    case NGX_HTTP_WOPORTAL_COLLECTION:
+        return (r->method == NGX_HTTP_POST) ? NGX_HTTP_WOPORTAL_OP_CREATE
+                                            : NGX_HTTP_WOPORTAL_OP_LIST;
+
+    case NGX_HTTP_WOPORTAL_ITEM:
+        if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+            return NGX_HTTP_WOPORTAL_OP_GET;
+        }
+
+        return (r->method == NGX_HTTP_DELETE) ? NGX_HTTP_WOPORTAL_OP_DELETE
+                                              : NGX_HTTP_WOPORTAL_OP_UPDATE;
+
+    case NGX_HTTP_WOPORTAL_ITEM_STATUS:
+        return NGX_HTTP_WOPORTAL_OP_STATUS;
+
+    default:
+        return NGX_HTTP_WOPORTAL_OP_NONE;
     }
-
-    r->main->count++;
-
-    return NGX_DONE;
 }
 
 
 static void
-ngx_http_woportal_get_done(ngx_http_woportal_call_t *call)
-{
-    ngx_int_t                   rc;
-    ngx_str_t                   json;
-    ngx_connection_t           *c;
-    ngx_http_request_t         *r;
-    ngx_http_woportal_ctx_t    *ctx;
-    ngx_http_woportal_error_t   err;
-
-    r = call->request;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
-
-    r->connection->log->action = "answering a woportal get";
-
-    if (call->result == NGX_DECLINED) {
-        rc = ngx_http_woportal_send_error(r, NGX_HTTP_NOT_FOUND,
-                                          NGX_HTTP_WOPORTAL_E_NOT_FOUND,
-                                          "no such entry");
-        goto done;
-    }
-
-    if (call->result != NGX_OK) {
-        rc = ngx_http_woportal_unavailable(r);
-        goto done;
-    }
-
-    if (ngx_http_woportal_entry_init(r->pool, &ctx->entry) != NGX_OK) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    rc = ngx_http_woportal_decode(r->pool, &call->fetched,
-                                  NGX_HTTP_WOPORTAL_DOC_STORED,
-                                  &ctx->entry, &err);
-
-    if (rc == NGX_ERROR) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    if (rc == NGX_OK
-        && ngx_strncmp(ctx->entry.id, ctx->route.id.data,
-                       NGX_HTTP_WOPORTAL_ID_LEN)
-           != 0)
-    {
-        ngx_str_set(&err.message, "it holds another entry's id");
-        rc = NGX_DECLINED;
-    }
-
-    if (rc != NGX_OK) {
-        /* never serve what is not an entry, nor another entry */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "woportal: stored entry \"%V\" is corrupt: %V",
-                      &call->key, &err.message);
-        rc = ngx_http_woportal_unavailable(r);
-        goto done;
-    }
-
-    if (r->headers_in.if_none_match
-        && ngx_http_woportal_etag_matches(r->headers_in.if_none_match,
-                                          ctx->entry.version))
-    {
-        rc = ngx_http_woportal_send(r, NGX_HTTP_NOT_MODIFIED, NULL,
-                                    ctx->entry.version);
-        goto done;
-    }
-
-    if (ngx_http_woportal_encode_entry(r->pool, &ctx->entry, &json, NULL)
-        != NGX_OK)
-    {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    rc = ngx_http_woportal_send(r, NGX_HTTP_OK, &json, ctx->entry.version);
-
-done:
-
-    c = r->connection;
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_woportal_create_body(ngx_http_request_t *r)
+ngx_http_woportal_body_read(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
     ngx_http_woportal_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
 
-    r->connection->log->action = "creating a woportal entry";
+    r->connection->log->action = "decoding a woportal request body";
 
-    rc = ngx_http_woportal_create(r, ctx);
+    rc = ngx_http_woportal_body_op(r, ctx);
 
     if (rc != NGX_DONE) {
         ngx_http_finalize_request(r, rc);
@@ -267,24 +181,44 @@ ngx_http_woportal_create_body(ngx_http_request_t *r)
 }
 
 
+/* decodes the body for its operation and starts that operation */
+
 static ngx_int_t
-ngx_http_woportal_create(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
+ngx_http_woportal_body_op(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
 {
     ngx_int_t                   rc;
     ngx_str_t                   body;
+    ngx_http_woportal_doc_e     doc;
+    ngx_http_woportal_entry_t  *e;
     ngx_http_woportal_error_t   err;
 
     if (ngx_http_woportal_body(r, &body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_woportal_entry_init(r->pool, &ctx->entry) != NGX_OK) {
+    switch (ctx->op) {
+
+    case NGX_HTTP_WOPORTAL_OP_CREATE:
+        doc = NGX_HTTP_WOPORTAL_DOC_CREATE;
+        e = &ctx->entry;
+        break;
+
+    case NGX_HTTP_WOPORTAL_OP_UPDATE:
+        doc = NGX_HTTP_WOPORTAL_DOC_UPDATE;
+        e = &ctx->patch;
+        break;
+
+    default: /* NGX_HTTP_WOPORTAL_OP_STATUS */
+        doc = NGX_HTTP_WOPORTAL_DOC_STATUS;
+        e = &ctx->patch;
+        break;
+    }
+
+    if (ngx_http_woportal_entry_init(r->pool, e) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_woportal_decode(r->pool, &body,
-                                  NGX_HTTP_WOPORTAL_DOC_CREATE,
-                                  &ctx->entry, &err);
+    rc = ngx_http_woportal_decode(r->pool, &body, doc, e, &err);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -294,110 +228,17 @@ ngx_http_woportal_create(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
         return ngx_http_woportal_send_errors(r, &err);
     }
 
-    if (ngx_http_woportal_entry_create(r->pool, &ctx->entry) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ctx->op == NGX_HTTP_WOPORTAL_OP_CREATE) {
+        return ngx_http_woportal_create(r, ctx);
     }
 
-    return ngx_http_woportal_create_post(r, ctx);
+    return ngx_http_woportal_modify(r, ctx);
 }
 
 
-/* a fresh id for each attempt: "add" refuses an id already stored */
+/* posts a store call on the entry of ctx->route.id */
 
-static ngx_int_t
-ngx_http_woportal_create_post(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx)
-{
-    ngx_http_woportal_entry_t  *e;
-
-    e = &ctx->entry;
-
-    ngx_http_woportal_id_next(e->id);
-
-    ctx->route.id.data = e->id;
-    ctx->route.id.len = NGX_HTTP_WOPORTAL_ID_LEN;
-
-    if (ngx_http_woportal_encode_entry(r->pool, e, &ctx->json,
-                                       &ctx->call.value)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_ADD,
-                               ngx_http_woportal_create_done)
-        != NGX_OK)
-    {
-        return ngx_http_woportal_unavailable(r);
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_woportal_create_done(ngx_http_woportal_call_t *call)
-{
-    u_char                        *p;
-    ngx_int_t                      rc;
-    ngx_connection_t              *c;
-    ngx_http_request_t            *r;
-    ngx_http_woportal_ctx_t       *ctx;
-    ngx_http_woportal_loc_conf_t  *wlcf;
-
-    r = call->request;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
-
-    if (call->result == NGX_DECLINED
-        && ++ctx->attempts < NGX_HTTP_WOPORTAL_CREATE_ATTEMPTS)
-    {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "woportal: id \"%V\" is taken, making another",
-                      &ctx->route.id);
-
-        rc = ngx_http_woportal_create_post(r, ctx);
-
-        if (rc == NGX_DONE) {
-            return;
-        }
-
-        goto done;
-    }
-
-    if (call->result != NGX_OK) {
-        rc = ngx_http_woportal_unavailable(r);
-        goto done;
-    }
-
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
-
-    p = ngx_pnalloc(r->pool, wlcf->base.len + 1 + NGX_HTTP_WOPORTAL_ID_LEN);
-    if (p == NULL) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        goto done;
-    }
-
-    ctx->location.data = p;
-    p = ngx_cpymem(p, wlcf->base.data, wlcf->base.len);
-    *p++ = '/';
-    p = ngx_cpymem(p, ctx->entry.id, NGX_HTTP_WOPORTAL_ID_LEN);
-    ctx->location.len = p - ctx->location.data;
-
-    /* the envelope was encoded with the stored form as its "data" */
-
-    rc = ngx_http_woportal_send(r, NGX_HTTP_CREATED, &ctx->json,
-                                ctx->entry.version);
-
-done:
-
-    c = r->connection;
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static ngx_int_t
+ngx_int_t
 ngx_http_woportal_call(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx,
     ngx_http_woportal_store_op_e op, ngx_http_woportal_call_done_pt done)
 {
@@ -434,16 +275,98 @@ ngx_http_woportal_call(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx,
 
 
 /*
- * If-None-Match: a list of entity tags or "*", compared weakly.  Before
- * nginx 1.23 only the first header line is kept.
+ * The entry a get fetched, decoded into ctx->entry: NGX_OK; NGX_DECLINED
+ * when it is missing or being deleted (404); NGX_ABORT when the store is
+ * unavailable or the stored value is not this entry (503: garbage is never
+ * served); NGX_ERROR (500).
  */
 
-static ngx_int_t
-ngx_http_woportal_etag_matches(ngx_table_elt_t *h, uint64_t version)
+ngx_int_t
+ngx_http_woportal_stored_entry(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx)
 {
-    u_char  *p, *last, *start;
-    u_char   tag[NGX_INT64_LEN];
-    size_t   len;
+    ngx_int_t                   rc;
+    ngx_http_woportal_call_t   *call;
+    ngx_http_woportal_error_t   err;
+
+    call = &ctx->call;
+
+    if (call->result == NGX_DECLINED
+        || (call->result == NGX_OK
+            && call->fetched_flags == NGX_HTTP_WOPORTAL_FORMAT_GONE))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (call->result != NGX_OK) {
+        return NGX_ABORT;
+    }
+
+    if (ngx_http_woportal_entry_init(r->pool, &ctx->entry) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_woportal_decode(r->pool, &call->fetched,
+                                  NGX_HTTP_WOPORTAL_DOC_STORED,
+                                  &ctx->entry, &err);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK
+        && ngx_strncmp(ctx->entry.id, ctx->route.id.data,
+                       NGX_HTTP_WOPORTAL_ID_LEN)
+           != 0)
+    {
+        ngx_str_set(&err.message, "it holds another entry's id");
+        rc = NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "woportal: stored entry \"%V\" is corrupt: %V",
+                      &call->key, &err.message);
+        return NGX_ABORT;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the answer to a stored_entry() that is not NGX_OK */
+
+ngx_int_t
+ngx_http_woportal_not_stored(ngx_http_request_t *r, ngx_int_t rc)
+{
+    switch (rc) {
+
+    case NGX_DECLINED:
+        return ngx_http_woportal_not_found(r);
+
+    case NGX_ABORT:
+        return ngx_http_woportal_unavailable(r);
+
+    default:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+
+/*
+ * If-None-Match (weak comparison) and If-Match (strong: a weak tag never
+ * matches): a list of entity tags, or "*".  Before nginx 1.23 only the
+ * first header line is kept.
+ */
+
+ngx_int_t
+ngx_http_woportal_etag_matches(ngx_table_elt_t *h, uint64_t version,
+    ngx_uint_t weak)
+{
+    u_char      *p, *last, *start;
+    u_char       tag[NGX_INT64_LEN];
+    size_t       len;
+    ngx_uint_t   is_weak;
 
     len = ngx_sprintf(tag, "%uL", version) - tag;
 
@@ -467,7 +390,10 @@ ngx_http_woportal_etag_matches(ngx_table_elt_t *h, uint64_t version)
                 return 1;
             }
 
+            is_weak = 0;
+
             if (last - p >= 2 && p[0] == 'W' && p[1] == '/') {
+                is_weak = 1;
                 p += 2;
             }
 
@@ -485,7 +411,8 @@ ngx_http_woportal_etag_matches(ngx_table_elt_t *h, uint64_t version)
                 return 0;
             }
 
-            if ((size_t) (p - start) == len
+            if ((weak || !is_weak)
+                && (size_t) (p - start) == len
                 && ngx_strncmp(start, tag, len) == 0)
             {
                 return 1;
@@ -499,11 +426,34 @@ ngx_http_woportal_etag_matches(ngx_table_elt_t *h, uint64_t version)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_woportal_unavailable(ngx_http_request_t *r)
 {
     return ngx_http_woportal_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         NGX_HTTP_WOPORTAL_E_STORE_UNAVAILABLE,
                                         "the store cannot be reached; "
                                         "nothing was changed");
+}
+
+
+ngx_int_t
+ngx_http_woportal_not_found(ngx_http_request_t *r)
+{
+    return ngx_http_woportal_send_error(r, NGX_HTTP_NOT_FOUND,
+                                        NGX_HTTP_WOPORTAL_E_NOT_FOUND,
+                                        "no such entry");
+}
+
+
+/* ends a request from a store call's done handler */
+
+void
+ngx_http_woportal_finish(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
 }

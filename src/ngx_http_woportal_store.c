@@ -23,6 +23,8 @@ typedef struct {
 
 
 static void ngx_http_woportal_store_thread(void *data, ngx_log_t *log);
+static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
+    ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
 static memcached_st *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
@@ -32,7 +34,7 @@ static void ngx_http_woportal_conns_free(void *data);
 static pthread_key_t  ngx_http_woportal_conns_key;
 static ngx_uint_t     ngx_http_woportal_nstores;
 
-static char  *ngx_http_woportal_op_names[] = { "get", "add" };
+static char  *ngx_http_woportal_op_names[] = { "get", "add", "cas", "delete" };
 
 
 ngx_int_t
@@ -138,6 +140,7 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     call->rc_text = NULL;
     call->mc_value = NULL;
     call->mc_value_len = 0;
+    call->fetched_flags = 0;
 
     if (ngx_thread_task_post(tp, task) != NGX_OK) {
         /* the queue is full: nginx has logged it */
@@ -169,20 +172,93 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
     switch (call->op) {
 
     case NGX_HTTP_WOPORTAL_STORE_GET:
-        call->mc_value = memcached_get(mc, (char *) call->key.data,
-                                       call->key.len, &call->mc_value_len,
-                                       &call->mc_flags, &rc);
+        rc = ngx_http_woportal_store_gets(mc, call);
         break;
 
-    default: /* NGX_HTTP_WOPORTAL_STORE_ADD */
+    case NGX_HTTP_WOPORTAL_STORE_ADD:
         rc = memcached_add(mc, (char *) call->key.data, call->key.len,
                            (char *) call->value.data, call->value.len,
-                           (time_t) 0, NGX_HTTP_WOPORTAL_FORMAT_JSON);
+                           (time_t) 0, call->flags);
+        break;
+
+    case NGX_HTTP_WOPORTAL_STORE_CAS:
+        rc = memcached_cas(mc, (char *) call->key.data, call->key.len,
+                           (char *) call->value.data, call->value.len,
+                           (time_t) 0, call->flags, call->cas);
+        break;
+
+    default: /* NGX_HTTP_WOPORTAL_STORE_DELETE */
+        rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
+                              (time_t) 0);
         break;
     }
 
     call->rc = rc;
     call->rc_text = memcached_strerror(mc, rc);
+}
+
+
+/*
+ * A get that also returns the item's CAS: memcached_get() does not.  The
+ * result struct is our own (one the library allocates is freed by the
+ * library at the end of the results), and the results are read to their
+ * end so the connection stays in step.
+ */
+
+static memcached_return_t
+ngx_http_woportal_store_gets(memcached_st *mc, ngx_http_woportal_call_t *call)
+{
+    size_t                len;
+    const char           *key;
+    memcached_return_t    rc, frc;
+    memcached_result_st   res;
+
+    key = (const char *) call->key.data;
+    len = call->key.len;
+
+    rc = memcached_mget(mc, &key, &len, 1);
+    if (rc != MEMCACHED_SUCCESS) {
+        return rc;
+    }
+
+    if (memcached_result_create(mc, &res) == NULL) {
+        return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+    }
+
+    rc = MEMCACHED_NOTFOUND;
+
+    while (memcached_fetch_result(mc, &res, &frc) != NULL) {
+
+        if (call->mc_value || rc != MEMCACHED_NOTFOUND) {
+            continue;
+        }
+
+        call->mc_value_len = memcached_result_length(&res);
+        call->mc_value = malloc(call->mc_value_len + 1);
+
+        if (call->mc_value == NULL) {
+            rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+            continue;
+        }
+
+        memcpy(call->mc_value, memcached_result_value(&res),
+               call->mc_value_len);
+
+        call->fetched_flags = memcached_result_flags(&res);
+        call->cas = memcached_result_cas(&res);
+        rc = MEMCACHED_SUCCESS;
+    }
+
+    memcached_result_free(&res);
+
+    if (frc != MEMCACHED_END && frc != MEMCACHED_SUCCESS
+        && frc != MEMCACHED_NOTFOUND)
+    {
+        /* the connection failed before the end of the results */
+        return frc;
+    }
+
+    return rc;
 }
 
 
@@ -300,9 +376,18 @@ ngx_http_woportal_store_event(ngx_event_t *ev)
         break;
 
     case MEMCACHED_NOTFOUND:
-    case MEMCACHED_NOTSTORED:
-    case MEMCACHED_DATA_EXISTS:
         call->result = NGX_DECLINED;
+        break;
+
+    case MEMCACHED_NOTSTORED:
+        /* add: the key is taken; cas: the item is gone */
+        call->result = NGX_DECLINED;
+        break;
+
+    case MEMCACHED_DATA_EXISTS:
+        /* add (binary protocol): the key is taken; cas: a newer write */
+        call->result = (call->op == NGX_HTTP_WOPORTAL_STORE_CAS) ? NGX_BUSY
+                                                                 : NGX_DECLINED;
         break;
 
     default:

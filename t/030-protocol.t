@@ -367,8 +367,9 @@ X-API-Key: test-key
 
 
 
-=== TEST 18: not implemented yet: PUT, PATCH, DELETE /{id} answer 501 internal_error
-# NOT YET IMPLEMENTED: the next issue (update and delete) replaces this block.
+=== TEST 18: PUT, PATCH, DELETE /{id} of an id with no entry reach the store: 404 not_found
+--- init
+Woportal::memcached_delete("woportal:$main::Id");
 --- more_headers
 X-API-Key: test-key
 Content-Type: application/json
@@ -377,16 +378,17 @@ Content-Type: application/json
  "PATCH /api/v1/workorder-portal/$main::Id\n{\"disabled\":true}",
  "DELETE /api/v1/workorder-portal/$main::Id"]
 --- error_code eval
-[501, 501, 501]
+[404, 404, 404]
 --- response_headers eval
 [("Content-Type: application/json") x 3]
 --- response_body_like eval
-[('"code"\s*:\s*"internal_error"') x 3]
+[('"code"\s*:\s*"not_found"') x 3]
 
 
 
-=== TEST 19: not implemented yet: PATCH and PUT /{id}/status answer 501 internal_error
-# NOT YET IMPLEMENTED: the next issue (status updates) replaces this block.
+=== TEST 19: PATCH and PUT /{id}/status of an id with no entry reach the store: 404 not_found
+--- init
+Woportal::memcached_delete("woportal:$main::Id");
 --- more_headers
 X-API-Key: test-key
 Content-Type: application/json
@@ -394,11 +396,11 @@ Content-Type: application/json
 ["PATCH /api/v1/workorder-portal/$main::Id/status\n{\"status\":\"in_progress\"}",
  "PUT /api/v1/workorder-portal/$main::Id/status\n{\"status\":\"in_progress\"}"]
 --- error_code eval
-[501, 501]
+[404, 404]
 --- response_headers eval
 [("Content-Type: application/json") x 2]
 --- response_body_like eval
-[('"code"\s*:\s*"internal_error"') x 2]
+[('"code"\s*:\s*"not_found"') x 2]
 
 
 

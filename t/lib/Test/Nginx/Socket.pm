@@ -516,8 +516,11 @@ sub nginx_command {
     my @cmd = ($NginxBinary, '-p', "$ServRoot/", '-c', $ConfFile);
     return @cmd if !$UseValgrind || $must_die;
 
+    # --fair-sched: nginx's thread pool shutdown spins on sched_yield(),
+    # which valgrind's default scheduler turns into a wait of seconds
     my @opts = $UseValgrind =~ /^\d+$/
-        ? ('-q', '--leak-check=full', '--gen-suppressions=all',
+        ? ('-q', '--fair-sched=yes', '--leak-check=full',
+           '--gen-suppressions=all',
            -f 'valgrind.suppress' ? '--suppressions=valgrind.suppress' : ())
         : split ' ', $UseValgrind;
     return ('valgrind', @opts, @cmd);

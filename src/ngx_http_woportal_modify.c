@@ -1,0 +1,273 @@
+
+/*
+ * Changes to an entry: PUT and PATCH /{id}, PUT and PATCH /{id}/status,
+ * DELETE /{id}.  Read-modify-write with memcached CAS, so that concurrent
+ * writers (workers, nodes) never lose an update:
+ *
+ *     get (value and CAS) -> If-Match, apply -> cas
+ *
+ * two round trips.  A cas that loses to another writer starts again from
+ * the get, at most NGX_HTTP_WOPORTAL_CAS_ATTEMPTS times, then answers 409
+ * conflict (412 with If-Match) having changed nothing.
+ *
+ * DELETE is one memcached delete.  With If-Match it is get -> cas of a
+ * "gone" marker -> delete: the marker makes the check and the delete one
+ * atomic step, so a stale If-Match never deletes a newer version.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_woportal.h"
+
+
+#define NGX_HTTP_WOPORTAL_CAS_ATTEMPTS  8
+
+
+static ngx_int_t ngx_http_woportal_modify_read(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
+static void ngx_http_woportal_modify_fetched(ngx_http_woportal_call_t *call);
+static ngx_int_t ngx_http_woportal_modify_apply(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
+static void ngx_http_woportal_modify_written(ngx_http_woportal_call_t *call);
+static ngx_int_t ngx_http_woportal_delete_post(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
+static void ngx_http_woportal_delete_done(ngx_http_woportal_call_t *call);
+
+
+/* update and status: ctx->patch holds the decoded body */
+
+ngx_int_t
+ngx_http_woportal_modify(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
+{
+    r->connection->log->action = "updating a woportal entry";
+
+    return ngx_http_woportal_modify_read(r, ctx);
+}
+
+
+ngx_int_t
+ngx_http_woportal_delete(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->connection->log->action = "deleting a woportal entry";
+
+    if (r->headers_in.if_match) {
+        rc = ngx_http_woportal_modify_read(r, ctx);
+
+    } else {
+        rc = ngx_http_woportal_delete_post(r, ctx);
+    }
+
+    if (rc == NGX_DONE) {
+        r->main->count++;
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_modify_read(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx)
+{
+    if (ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_GET,
+                               ngx_http_woportal_modify_fetched)
+        != NGX_OK)
+    {
+        return ngx_http_woportal_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_woportal_modify_fetched(ngx_http_woportal_call_t *call)
+{
+    ngx_int_t                 rc;
+    ngx_http_request_t       *r;
+    ngx_http_woportal_ctx_t  *ctx;
+
+    r = call->request;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
+
+    rc = ngx_http_woportal_stored_entry(r, ctx);
+
+    rc = (rc == NGX_OK) ? ngx_http_woportal_modify_apply(r, ctx)
+                        : ngx_http_woportal_not_stored(r, rc);
+
+    if (rc != NGX_DONE) {
+        ngx_http_woportal_finish(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_woportal_modify_apply(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx)
+{
+    ngx_int_t                  rc;
+    ngx_http_woportal_call_t  *call;
+
+    call = &ctx->call;
+
+    if (r->headers_in.if_match
+        && !ngx_http_woportal_etag_matches(r->headers_in.if_match,
+                                           ctx->entry.version, 0))
+    {
+        return ngx_http_woportal_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
+                                   NGX_HTTP_WOPORTAL_E_PRECONDITION_FAILED,
+                                   "If-Match does not match the entry's ETag");
+    }
+
+    if (ctx->op == NGX_HTTP_WOPORTAL_OP_DELETE) {
+        ngx_str_set(&call->value, "");
+        call->flags = NGX_HTTP_WOPORTAL_FORMAT_GONE;
+
+    } else {
+        rc = ngx_http_woportal_entry_apply(&ctx->entry, &ctx->patch);
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_woportal_send_error(r, NGX_HTTP_CONFLICT,
+                                    NGX_HTTP_WOPORTAL_E_INVALID_TRANSITION,
+                                    "completed and cancelled are final");
+        }
+
+        if (rc != NGX_OK
+            || ngx_http_woportal_encode_entry(r->pool, &ctx->entry,
+                                              &ctx->json, &call->value)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        call->flags = NGX_HTTP_WOPORTAL_FORMAT_JSON;
+    }
+
+    /* call->cas is still the one the get returned */
+
+    if (ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_CAS,
+                               ngx_http_woportal_modify_written)
+        != NGX_OK)
+    {
+        return ngx_http_woportal_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_woportal_modify_written(ngx_http_woportal_call_t *call)
+{
+    ngx_int_t                 rc;
+    ngx_http_request_t       *r;
+    ngx_http_woportal_ctx_t  *ctx;
+
+    r = call->request;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
+
+    switch (call->result) {
+
+    case NGX_OK:
+        if (ctx->op == NGX_HTTP_WOPORTAL_OP_DELETE) {
+            /* the marker stands: the entry is gone whatever happens next */
+            ctx->gone = 1;
+            rc = ngx_http_woportal_delete_post(r, ctx);
+            break;
+        }
+
+        rc = ngx_http_woportal_send(r, NGX_HTTP_OK, &ctx->json,
+                                    ctx->entry.version);
+        break;
+
+    case NGX_BUSY:
+        if (++ctx->attempts < NGX_HTTP_WOPORTAL_CAS_ATTEMPTS) {
+            rc = ngx_http_woportal_modify_read(r, ctx);
+            break;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "woportal: \"%V\" kept changing, gave up after %d "
+                      "attempts", &call->key,
+                      NGX_HTTP_WOPORTAL_CAS_ATTEMPTS);
+
+        if (r->headers_in.if_match) {
+            rc = ngx_http_woportal_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
+                                   NGX_HTTP_WOPORTAL_E_PRECONDITION_FAILED,
+                                   "the entry kept changing");
+            break;
+        }
+
+        rc = ngx_http_woportal_send_error(r, NGX_HTTP_CONFLICT,
+                                          NGX_HTTP_WOPORTAL_E_CONFLICT,
+                                          "the entry kept changing; "
+                                          "nothing was changed");
+        break;
+
+    case NGX_DECLINED:
+        /* deleted since the get */
+        rc = ngx_http_woportal_not_found(r);
+        break;
+
+    default:
+        rc = ngx_http_woportal_unavailable(r);
+    }
+
+    if (rc != NGX_DONE) {
+        ngx_http_woportal_finish(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_woportal_delete_post(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx)
+{
+    if (ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_DELETE,
+                               ngx_http_woportal_delete_done)
+        != NGX_OK)
+    {
+        return ctx->gone ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                         : ngx_http_woportal_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_woportal_delete_done(ngx_http_woportal_call_t *call)
+{
+    ngx_int_t                 rc;
+    ngx_str_t                 json;
+    ngx_http_request_t       *r;
+    ngx_http_woportal_ctx_t  *ctx;
+
+    r = call->request;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
+
+    if (!ctx->gone && call->result == NGX_DECLINED) {
+        rc = ngx_http_woportal_not_found(r);
+
+    } else if (!ctx->gone && call->result != NGX_OK) {
+        rc = ngx_http_woportal_unavailable(r);
+
+    } else if (ngx_http_woportal_encode_success(r->pool, &json) != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        /* after the marker, a failed delete leaves it standing: gone */
+        rc = ngx_http_woportal_send(r, NGX_HTTP_OK, &json, 0);
+    }
+
+    ngx_http_woportal_finish(r, rc);
+}
