@@ -287,6 +287,9 @@ ngx_int_t ngx_http_woportal_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_woportal_call(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op,
     ngx_http_woportal_call_done_pt done);
+ngx_int_t ngx_http_woportal_post_call(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op,
+    ngx_http_woportal_call_done_pt done);
 ngx_int_t ngx_http_woportal_stored_entry(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx);
 ngx_int_t ngx_http_woportal_not_stored(ngx_http_request_t *r, ngx_int_t rc);

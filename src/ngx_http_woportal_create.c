@@ -58,14 +58,8 @@ ngx_http_woportal_create_post(ngx_http_request_t *r,
 
     ctx->call.flags = NGX_HTTP_WOPORTAL_FORMAT_JSON;
 
-    if (ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_ADD,
-                               ngx_http_woportal_create_done)
-        != NGX_OK)
-    {
-        return ngx_http_woportal_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_ADD,
+                                  ngx_http_woportal_create_done);
 }
 
 

@@ -23,16 +23,14 @@ ngx_http_woportal_get(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
         return rc;
     }
 
-    if (ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_GET,
-                               ngx_http_woportal_get_done)
-        != NGX_OK)
-    {
-        return ngx_http_woportal_unavailable(r);
+    rc = ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_GET,
+                                ngx_http_woportal_get_done);
+
+    if (rc == NGX_DONE) {
+        r->main->count++;
     }
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return rc;
 }
 
 

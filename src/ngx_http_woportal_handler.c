@@ -236,11 +236,29 @@ ngx_http_woportal_body_op(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
 }
 
 
-/* posts a store call on the entry of ctx->route.id */
+/*
+ * Starts a store call on the entry of ctx->route.id: NGX_DONE, or the
+ * answer (503) when it cannot be posted (the pool's queue is full).
+ */
 
 ngx_int_t
 ngx_http_woportal_call(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx,
     ngx_http_woportal_store_op_e op, ngx_http_woportal_call_done_pt done)
+{
+    if (ngx_http_woportal_post_call(r, ctx, op, done) != NGX_OK) {
+        return ngx_http_woportal_unavailable(r);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the same, for a caller that answers a failure itself: NGX_OK, NGX_ERROR */
+
+ngx_int_t
+ngx_http_woportal_post_call(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op,
+    ngx_http_woportal_call_done_pt done)
 {
     u_char                        *p;
     ngx_http_woportal_call_t      *call;

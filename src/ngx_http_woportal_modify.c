@@ -78,14 +78,8 @@ static ngx_int_t
 ngx_http_woportal_modify_read(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx)
 {
-    if (ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_GET,
-                               ngx_http_woportal_modify_fetched)
-        != NGX_OK)
-    {
-        return ngx_http_woportal_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_GET,
+                                  ngx_http_woportal_modify_fetched);
 }
 
 
@@ -154,14 +148,8 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
 
     /* call->cas is still the one the get returned */
 
-    if (ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_CAS,
-                               ngx_http_woportal_modify_written)
-        != NGX_OK)
-    {
-        return ngx_http_woportal_unavailable(r);
-    }
-
-    return NGX_DONE;
+    return ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_CAS,
+                                  ngx_http_woportal_modify_written);
 }
 
 
@@ -232,12 +220,18 @@ static ngx_int_t
 ngx_http_woportal_delete_post(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx)
 {
-    if (ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_DELETE,
-                               ngx_http_woportal_delete_done)
+    if (!ctx->gone) {
+        return ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_DELETE,
+                                      ngx_http_woportal_delete_done);
+    }
+
+    /* after the marker the entry is gone, whatever becomes of the delete */
+
+    if (ngx_http_woportal_post_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_DELETE,
+                                    ngx_http_woportal_delete_done)
         != NGX_OK)
     {
-        return ctx->gone ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                         : ngx_http_woportal_unavailable(r);
+        ngx_http_woportal_delete_done(&ctx->call);
     }
 
     return NGX_DONE;
