@@ -23,13 +23,7 @@ use JSON::PP ();
 $Woportal::CheckStored = 1;
 
 
-our $Config = <<'_EOC_';
-    location /api/v1/workorder-portal {
-        woportal;
-        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
-        woportal_api_key test-key;
-    }
-_EOC_
+our $Config = $Woportal::Location;
 
 # memcached is not listening on port 1
 our $DownConfig = <<'_EOC_';
@@ -40,12 +34,8 @@ our $DownConfig = <<'_EOC_';
     }
 _EOC_
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(config => $Config) unless defined $block->config;
-    $block->set_value(more_headers => "X-API-Key: test-key\n")
-        unless defined $block->more_headers;
-});
+block_defaults(config => $Config,
+               more_headers => "X-API-Key: test-key\n");
 
 sub seed_entry {
     my ($id, %over) = @_;

@@ -38,29 +38,16 @@ $Woportal::CheckStored = 1;
 workers(2);
 
 
-our $Config = <<'_EOC_';
-    location /api/v1/workorder-portal {
-        woportal;
-        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
-        woportal_api_key test-key;
-    }
-_EOC_
+our $Config = $Woportal::Location;
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    $block->set_value(config => $Config) unless defined $block->config;
-    $block->set_value(more_headers => "X-API-Key: test-key\n"
-                                      . "Content-Type: application/json\n")
-        unless defined $block->more_headers;
-});
+block_defaults(config => $Config,
+               more_headers => "X-API-Key: test-key\n"
+                               . "Content-Type: application/json\n");
 
 
 # seeding -------------------------------------------------------------------
 
-our @AllFields = qw(_id workorder client status access_level allowed_actions
-                    expiry_date notifications portal_settings custom_branding
-                    company_namespace disabled status_history created_at
-                    updated_at version);
+our @AllFields = @Woportal::EntryFields;
 
 our %Seeded;    # id => the entry seeded (Perl data)
 

@@ -46,7 +46,36 @@ use Test::Nginx::Socket ();
 use YAML::XS ();
 
 our @EXPORT = qw(memcached_set memcached_get memcached_delete
-                 last_id entry_json jcanon for_req);
+                 last_id entry_json jcanon for_req block_defaults);
+
+# the location most blocks test
+our $Location = <<'_EOC_';
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+    }
+_EOC_
+
+# every field an answered entry carries (CONTRACT-NOTES: Entries)
+our @EntryFields = qw(_id workorder client status access_level
+                      allowed_actions expiry_date notifications
+                      portal_settings custom_branding company_namespace
+                      disabled status_history created_at updated_at version);
+
+# sections a block leaves out take these values, e.g.
+#   block_defaults(config => $Woportal::Location, more_headers => "...");
+sub block_defaults {
+    my %defaults = @_;
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        for my $section (sort keys %defaults) {
+            $block->set_value($section => $defaults{$section})
+                unless defined $block->$section;
+        }
+        return $block;
+    });
+}
 
 our $LastId;
 our $Created;        # "data" of the last 201, decoded
