@@ -3,7 +3,7 @@
 # only those that are missing.  Run as root (or with sudo available).
 set -eu
 
-PACKAGES="gcc make libc6-dev curl ca-certificates
+PACKAGES="gcc make libc6-dev dpkg-dev curl ca-certificates procps
 libpcre2-dev zlib1g-dev libyajl-dev libmemcached-dev memcached
 nginx-dev nginx
 libtest-base-perl libtest-longstring-perl liblist-moreutils-perl
