@@ -375,7 +375,9 @@ ngx_http_woportal_encode_success(ngx_pool_t *pool, ngx_str_t *out)
     rc |= yajl_gen_bool(g, 1);
     rc |= yajl_gen_map_close(g);
 
-    if (rc != yajl_gen_status_ok || ngx_http_woportal_gen_done(g, out) != NGX_OK) {
+    if (rc != yajl_gen_status_ok
+        || ngx_http_woportal_gen_done(g, out) != NGX_OK)
+    {
         yajl_gen_free(g);
         return NGX_ERROR;
     }
