@@ -31,6 +31,7 @@ static char *ngx_http_woportal_check_header(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_woportal_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_woportal_init_process(ngx_cycle_t *cycle);
+static void ngx_http_woportal_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_post_t  ngx_http_woportal_prefix_post =
@@ -127,7 +128,7 @@ ngx_module_t  ngx_http_woportal_module = {
     ngx_http_woportal_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_woportal_exit_process,        /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -474,4 +475,11 @@ ngx_http_woportal_init_process(ngx_cycle_t *cycle)
     }
 
     return ngx_http_woportal_store_init(cycle);
+}
+
+
+static void
+ngx_http_woportal_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_woportal_store_exit(cycle);
 }

@@ -355,6 +355,7 @@ ngx_int_t ngx_http_woportal_encode_success(ngx_pool_t *pool,
 
 /* store.c */
 ngx_int_t ngx_http_woportal_store_init(ngx_cycle_t *cycle);
+void ngx_http_woportal_store_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     ngx_thread_pool_t *tp);
 ngx_int_t ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config);

@@ -14,12 +14,20 @@
 #include "ngx_http_woportal.h"
 
 
-/* a pool thread's connections, one slot per store */
+/*
+ * A pool thread's connections, one slot per store.  All of them are on a
+ * list, so that the worker frees them when it exits: not a pthread key
+ * destructor, which would run in the exiting pool thread while the main
+ * thread goes on, and may unload this module (a dynamic one) under it.
+ */
 
-typedef struct {
-    ngx_uint_t     n;
-    memcached_st  *mc[1];
-} ngx_http_woportal_conns_t;
+typedef struct ngx_http_woportal_conns_s  ngx_http_woportal_conns_t;
+
+struct ngx_http_woportal_conns_s {
+    ngx_http_woportal_conns_t  *next;
+    ngx_uint_t                  n;
+    memcached_st               *mc[1];
+};
 
 
 static void ngx_http_woportal_store_thread(void *data, ngx_log_t *log);
@@ -28,11 +36,13 @@ static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
 static memcached_st *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
-static void ngx_http_woportal_conns_free(void *data);
 
 
-static pthread_key_t  ngx_http_woportal_conns_key;
-static ngx_uint_t     ngx_http_woportal_nstores;
+static pthread_key_t               ngx_http_woportal_conns_key;
+static ngx_uint_t                  ngx_http_woportal_nstores;
+static ngx_http_woportal_conns_t  *ngx_http_woportal_conns;
+static pthread_mutex_t             ngx_http_woportal_conns_lock =
+                                       PTHREAD_MUTEX_INITIALIZER;
 
 static char  *ngx_http_woportal_op_names[] = { "get", "add", "cas", "delete" };
 
@@ -58,8 +68,7 @@ ngx_http_woportal_store_init(ngx_cycle_t *cycle)
 
     ngx_http_woportal_nstores = wmcf->stores.nelts;
 
-    err = pthread_key_create(&ngx_http_woportal_conns_key,
-                             ngx_http_woportal_conns_free);
+    err = pthread_key_create(&ngx_http_woportal_conns_key, NULL);
     if (err != 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
                       "woportal: pthread_key_create() failed");
@@ -67,6 +76,44 @@ ngx_http_woportal_store_init(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Runs after nginx's thread pools have stopped their threads (core
+ * modules exit first), so no connection is in use any more.
+ */
+
+void
+ngx_http_woportal_store_exit(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i;
+    ngx_http_woportal_conns_t  *conns, *next;
+
+    if (ngx_http_woportal_nstores == 0) {
+        return;
+    }
+
+    (void) pthread_mutex_lock(&ngx_http_woportal_conns_lock);
+
+    for (conns = ngx_http_woportal_conns; conns; conns = next) {
+        next = conns->next;
+
+        for (i = 0; i < conns->n; i++) {
+            if (conns->mc[i]) {
+                memcached_free(conns->mc[i]);
+            }
+        }
+
+        free(conns);
+    }
+
+    ngx_http_woportal_conns = NULL;
+
+    (void) pthread_mutex_unlock(&ngx_http_woportal_conns_lock);
+
+    (void) pthread_key_delete(ngx_http_woportal_conns_key);
+    ngx_http_woportal_nstores = 0;
 }
 
 
@@ -285,6 +332,11 @@ ngx_http_woportal_store_conn(ngx_http_woportal_store_t *store)
             free(conns);
             return NULL;
         }
+
+        (void) pthread_mutex_lock(&ngx_http_woportal_conns_lock);
+        conns->next = ngx_http_woportal_conns;
+        ngx_http_woportal_conns = conns;
+        (void) pthread_mutex_unlock(&ngx_http_woportal_conns_lock);
     }
 
     mc = conns->mc[store->index];
@@ -320,23 +372,6 @@ ngx_http_woportal_store_conn(ngx_http_woportal_store_t *store)
     conns->mc[store->index] = mc;
 
     return mc;
-}
-
-
-static void
-ngx_http_woportal_conns_free(void *data)
-{
-    ngx_http_woportal_conns_t *conns = data;
-
-    ngx_uint_t  i;
-
-    for (i = 0; i < conns->n; i++) {
-        if (conns->mc[i]) {
-            memcached_free(conns->mc[i]);
-        }
-    }
-
-    free(conns);
 }
 
 
