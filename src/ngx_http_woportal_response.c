@@ -15,6 +15,8 @@
 
 static ngx_int_t ngx_http_woportal_add_header(ngx_http_request_t *r,
     char *name, ngx_str_t *value);
+static ngx_buf_t *ngx_http_woportal_body_buf(ngx_http_request_t *r,
+    ngx_str_t *json);
 static ngx_int_t ngx_http_woportal_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_woportal_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -106,16 +108,10 @@ ngx_http_woportal_send(ngx_http_request_t *r, ngx_uint_t status,
         return rc;
     }
 
-    b = ngx_calloc_buf(r->pool);
+    b = ngx_http_woportal_body_buf(r, json);
     if (b == NULL) {
         return NGX_ERROR;
     }
-
-    b->pos = json->data;
-    b->last = json->data + json->len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
     out.buf = b;
     out.next = NULL;
@@ -152,6 +148,28 @@ ngx_http_woportal_send_errors(ngx_http_request_t *r,
     }
 
     return ngx_http_woportal_send(r, err->status, &json, 0);
+}
+
+
+/* the whole body of a response, in one buffer */
+
+static ngx_buf_t *
+ngx_http_woportal_body_buf(ngx_http_request_t *r, ngx_str_t *json)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->pos = json->data;
+    b->last = json->data + json->len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    return b;
 }
 
 
@@ -287,16 +305,10 @@ ngx_http_woportal_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    b = ngx_calloc_buf(r->pool);
+    b = ngx_http_woportal_body_buf(r, &json);
     if (b == NULL) {
         return NGX_ERROR;
     }
-
-    b->pos = json.data;
-    b->last = json.data + json.len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
 
     ctx->envelope = b;
 
