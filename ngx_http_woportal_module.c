@@ -40,6 +40,10 @@ static ngx_conf_post_t  ngx_http_woportal_prefix_post =
 static ngx_conf_post_t  ngx_http_woportal_header_post =
     { ngx_http_woportal_check_header };
 
+static ngx_conf_num_bounds_t  ngx_http_woportal_shards_bounds = {
+    ngx_conf_check_num_bounds, 1, NGX_HTTP_WOPORTAL_INDEX_SHARDS_MAX
+};
+
 
 static ngx_command_t  ngx_http_woportal_commands[] = {
 
@@ -70,6 +74,13 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, key_prefix),
       &ngx_http_woportal_prefix_post },
+
+    { ngx_string("woportal_index_shards"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, index_shards),
+      &ngx_http_woportal_shards_bounds },
 
     { ngx_string("woportal_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -173,12 +184,14 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
      *     conf->base = { 0, NULL };
      *     conf->memcached = { 0, NULL };
      *     conf->key_prefix = { 0, NULL };
+ *     conf->index_keys = NULL;
      *     conf->thread_pool = NULL;
      *     conf->store = NULL;
      *     conf->api_key_header = { 0, NULL };
      */
 
     conf->memcached_timeout = NGX_CONF_UNSET_MSEC;
+    conf->index_shards = NGX_CONF_UNSET_UINT;
     conf->api_keys = NGX_CONF_UNSET_PTR;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
 
@@ -197,6 +210,8 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->memcached_timeout, 500);
     ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix,
                              "woportal:");
+    ngx_conf_merge_uint_value(conf->index_shards, prev->index_shards,
+                              NGX_HTTP_WOPORTAL_INDEX_SHARDS);
     if (conf->thread_pool == NULL) {
         conf->thread_pool = prev->thread_pool;
     }
@@ -249,6 +264,10 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     conf->store = ngx_http_woportal_add_store(cf, &conf->memcached,
                                               conf->memcached_timeout);
     if (conf->store == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_woportal_index_keys(cf, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

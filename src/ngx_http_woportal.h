@@ -32,6 +32,14 @@
 #define NGX_HTTP_WOPORTAL_FREE_MAX_DEPTH     8
 #define NGX_HTTP_WOPORTAL_NACTIONS           5
 
+/* the list */
+#define NGX_HTTP_WOPORTAL_PER_PAGE           25
+#define NGX_HTTP_WOPORTAL_PER_PAGE_MAX       100
+#define NGX_HTTP_WOPORTAL_SORT_MAX           16
+#define NGX_HTTP_WOPORTAL_FILTER_MAX         100
+#define NGX_HTTP_WOPORTAL_INDEX_SHARDS       256
+#define NGX_HTTP_WOPORTAL_INDEX_SHARDS_MAX   65536
+
 /* "2026-11-28T12:00:00.000Z" */
 #define NGX_HTTP_WOPORTAL_TIME_LEN           24
 
@@ -43,6 +51,8 @@
 #define NGX_HTTP_WOPORTAL_FORMAT_JSON        1
 /* an entry being deleted: counts as missing */
 #define NGX_HTTP_WOPORTAL_FORMAT_GONE        2
+/* a shard of the list index (index.c) */
+#define NGX_HTTP_WOPORTAL_FORMAT_INDEX       3
 
 
 typedef enum {
@@ -174,6 +184,40 @@ typedef struct {
 } ngx_http_woportal_detail_t;
 
 
+/* the "paging" of a list answer */
+typedef struct {
+    uint64_t                     page;
+    uint64_t                     per_page;
+    uint64_t                     total;
+    uint64_t                     total_pages;
+} ngx_http_woportal_paging_t;
+
+
+/* index record flags */
+#define NGX_HTTP_WOPORTAL_REC_DELETED        0x01
+#define NGX_HTTP_WOPORTAL_REC_EXPIRY         0x02
+
+/* an index record, as read from a shard (index.c) */
+typedef struct {
+    u_char                      *raw;       /* the record in the shard */
+    uint64_t                     version;
+    int64_t                      created_at;
+    int64_t                      updated_at;
+    int64_t                      expiry;
+    ngx_str_t                    workorder;
+    ngx_str_t                    client;
+    u_char                      *ns;        /* nns times: length, bytes */
+    uint32_t                     shard;
+    uint16_t                     len;
+    u_char                       id[NGX_HTTP_WOPORTAL_ID_LEN / 2];
+    u_char                       flags;
+    u_char                       status;
+    u_char                       access_level;
+    u_char                       nns;
+    unsigned                     superseded:1;
+} ngx_http_woportal_irec_t;
+
+
 /* an answer in the error envelope, built up by the decoder */
 typedef struct {
     ngx_uint_t                   status;
@@ -204,6 +248,8 @@ typedef struct {
     ngx_str_t                    memcached;
     ngx_msec_t                   memcached_timeout;
     ngx_str_t                    key_prefix;
+    ngx_uint_t                   index_shards;
+    ngx_str_t                   *index_keys; /* <prefix>idx:<n> */
     ngx_thread_pool_t           *thread_pool;
     ngx_http_woportal_store_t   *store;
 
@@ -218,13 +264,25 @@ typedef enum {
     NGX_HTTP_WOPORTAL_STORE_GET = 0,     /* value, flags and CAS */
     NGX_HTTP_WOPORTAL_STORE_ADD,         /* only if the key is free */
     NGX_HTTP_WOPORTAL_STORE_CAS,         /* only if the CAS still holds */
-    NGX_HTTP_WOPORTAL_STORE_DELETE
+    NGX_HTTP_WOPORTAL_STORE_DELETE,
+    NGX_HTTP_WOPORTAL_STORE_RUN          /* call->run, in the pool thread */
 } ngx_http_woportal_store_op_e;
 
+
+/* libmemcached's handle, for the functions that run in pool threads */
+typedef struct memcached_st  ngx_http_woportal_mc_t;
 
 typedef struct ngx_http_woportal_call_s  ngx_http_woportal_call_t;
 
 typedef void (*ngx_http_woportal_call_done_pt)(ngx_http_woportal_call_t *call);
+
+/* runs in a pool thread: NGX_OK, NGX_ABORT (a corrupt value), NGX_ERROR */
+typedef ngx_int_t (*ngx_http_woportal_run_pt)(ngx_http_woportal_call_t *call,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log);
+
+/* a value of a multi-get, in a pool thread */
+typedef ngx_int_t (*ngx_http_woportal_mget_pt)(void *data, u_char *key,
+    size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 
 /*
  * One store operation.  The pool thread reads the "in" fields and writes
@@ -241,6 +299,15 @@ struct ngx_http_woportal_call_s {
     ngx_str_t                      key;
     ngx_str_t                      value;     /* add, cas */
     uint32_t                       flags;     /* add, cas */
+    ngx_http_woportal_run_pt       run;       /* run */
+    void                          *data;      /* run */
+
+    /*
+     * in (add, cas, delete): the index record the write appends to the
+     * index shard index_key once it succeeded; no record, no append.
+     */
+    ngx_str_t                      index_key;
+    ngx_str_t                      record;
 
     /*
      * in (cas) and out (get): the CAS of the item.
@@ -256,6 +323,8 @@ struct ngx_http_woportal_call_s {
     /* thread */
     int                            rc;
     const char                    *rc_text;
+    ngx_int_t                      index_rc;  /* the append: NGX_OK... */
+    ngx_int_t                      run_rc;
     char                          *mc_value;  /* malloc()ed */
     size_t                         mc_value_len;
 };
@@ -309,6 +378,29 @@ ngx_int_t ngx_http_woportal_modify(ngx_http_request_t *r,
 ngx_int_t ngx_http_woportal_delete(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx);
 
+/* list.c */
+ngx_int_t ngx_http_woportal_list(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
+
+/* index.c */
+ngx_int_t ngx_http_woportal_index_keys(ngx_conf_t *cf,
+    ngx_http_woportal_loc_conf_t *wlcf);
+ngx_int_t ngx_http_woportal_index_prepare(ngx_http_request_t *r,
+    ngx_http_woportal_call_t *call, ngx_http_woportal_entry_t *e,
+    u_char *id);
+ngx_uint_t ngx_http_woportal_index_shard(u_char *id, ngx_uint_t shards);
+ngx_int_t ngx_http_woportal_index_record(ngx_pool_t *pool,
+    ngx_http_woportal_entry_t *e, u_char *id, ngx_str_t *rec);
+ngx_int_t ngx_http_woportal_index_parse(u_char *p, size_t len,
+    ngx_uint_t shard, ngx_array_t *recs, size_t *valid);
+void ngx_http_woportal_index_ns(u_char **pp, ngx_str_t *ns);
+ngx_int_t ngx_http_woportal_index_fold(ngx_pool_t *pool, ngx_array_t *recs);
+ngx_int_t ngx_http_woportal_index_live(ngx_pool_t *pool, ngx_array_t *recs,
+    ngx_uint_t shard, size_t len, ngx_str_t *out);
+ngx_int_t ngx_http_woportal_index_compact(ngx_pool_t *pool,
+    ngx_str_t *value, ngx_str_t *out);
+ngx_int_t ngx_http_woportal_hex_decode(u_char *dst, u_char *src, size_t len);
+
 /* route.c */
 void ngx_http_woportal_route(ngx_str_t *base, ngx_str_t *uri,
     ngx_http_woportal_route_t *rt);
@@ -352,6 +444,8 @@ ngx_int_t ngx_http_woportal_encode_error(ngx_pool_t *pool,
     ngx_http_woportal_error_t *err, ngx_str_t *out);
 ngx_int_t ngx_http_woportal_encode_success(ngx_pool_t *pool,
     ngx_str_t *out);
+ngx_int_t ngx_http_woportal_encode_list(ngx_pool_t *pool, ngx_str_t *items,
+    ngx_uint_t n, ngx_http_woportal_paging_t *paging, ngx_str_t *out);
 
 /* store.c */
 ngx_int_t ngx_http_woportal_store_init(ngx_cycle_t *cycle);
@@ -359,6 +453,13 @@ void ngx_http_woportal_store_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     ngx_thread_pool_t *tp);
 ngx_int_t ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config);
+ngx_int_t ngx_http_woportal_store_mget(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *keys, ngx_uint_t n, ngx_http_woportal_mget_pt handler,
+    void *data, ngx_log_t *log);
+ngx_int_t ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *key, ngx_str_t *record, ngx_log_t *log);
+ngx_int_t ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *key, ngx_str_t *value, uint64_t cas, ngx_log_t *log);
 
 /* response.c */
 ngx_http_woportal_ctx_t *ngx_http_woportal_get_ctx(ngx_http_request_t *r);

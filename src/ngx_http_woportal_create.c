@@ -1,7 +1,8 @@
 
 /*
  * POST /: one memcached add under a fresh id; "add" refuses an id that is
- * taken, so a collision costs another id, never an overwrite.
+ * taken, so a collision costs another id, never an overwrite.  Then the
+ * entry's record goes to the list index (index.c): two round trips.
  */
 
 
@@ -57,6 +58,10 @@ ngx_http_woportal_create_post(ngx_http_request_t *r,
     }
 
     ctx->call.flags = NGX_HTTP_WOPORTAL_FORMAT_JSON;
+
+    if (ngx_http_woportal_index_prepare(r, &ctx->call, e, e->id) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     return ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_ADD,
                                   ngx_http_woportal_create_done);

@@ -184,6 +184,60 @@ ngx_http_woportal_encode_entry(ngx_pool_t *pool,
 }
 
 
+/*
+ * {"success":true,"data":[...],"paging":{...}}: the entries are their
+ * stored JSON, spliced in as they are (the stored form is what
+ * encode_entry() made: the same text a get would answer).
+ */
+
+ngx_int_t
+ngx_http_woportal_encode_list(ngx_pool_t *pool, ngx_str_t *items,
+    ngx_uint_t n, ngx_http_woportal_paging_t *paging, ngx_str_t *out)
+{
+    yajl_gen         g;
+    ngx_uint_t       i;
+    yajl_gen_status  rc;
+
+    g = ngx_http_woportal_gen(pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = yajl_gen_map_open(g);
+    rc |= ngx_http_woportal_gen_key(g, "success");
+    rc |= yajl_gen_bool(g, 1);
+    rc |= ngx_http_woportal_gen_key(g, "data");
+    rc |= yajl_gen_array_open(g);
+
+    for (i = 0; i < n; i++) {
+        rc |= yajl_gen_number(g, (char *) items[i].data, items[i].len);
+    }
+
+    rc |= yajl_gen_array_close(g);
+    rc |= ngx_http_woportal_gen_key(g, "paging");
+    rc |= yajl_gen_map_open(g);
+    rc |= ngx_http_woportal_gen_key(g, "page");
+    rc |= yajl_gen_integer(g, (long long) paging->page);
+    rc |= ngx_http_woportal_gen_key(g, "per_page");
+    rc |= yajl_gen_integer(g, (long long) paging->per_page);
+    rc |= ngx_http_woportal_gen_key(g, "total");
+    rc |= yajl_gen_integer(g, (long long) paging->total);
+    rc |= ngx_http_woportal_gen_key(g, "total_pages");
+    rc |= yajl_gen_integer(g, (long long) paging->total_pages);
+    rc |= yajl_gen_map_close(g);
+    rc |= yajl_gen_map_close(g);
+
+    if (rc != yajl_gen_status_ok
+        || ngx_http_woportal_gen_done(g, out) != NGX_OK)
+    {
+        yajl_gen_free(g);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 static yajl_gen_status
 ngx_http_woportal_gen_entry(yajl_gen g, ngx_http_woportal_entry_t *e)
 {

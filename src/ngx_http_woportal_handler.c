@@ -4,7 +4,7 @@
  *
  *     authenticate -> route -> method -> (body) -> operation
  *
- * The operations live in get.c, create.c and modify.c.  Their store
+ * The operations live in get.c, list.c, create.c and modify.c.  Their store
  * calls run in the thread pool: the handler returns NGX_DONE and the
  * request is finished from a call's done handler.
  */
@@ -105,9 +105,7 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
         return ngx_http_woportal_delete(r, ctx);
 
     case NGX_HTTP_WOPORTAL_OP_LIST:
-        return ngx_http_woportal_send_error(r, NGX_HTTP_NOT_IMPLEMENTED,
-                                            NGX_HTTP_WOPORTAL_E_INTERNAL_ERROR,
-                                            "not implemented yet");
+        return ngx_http_woportal_list(r, ctx);
 
     default:
         /* create, update, status: a JSON body */
@@ -273,6 +271,12 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
     call->store = wlcf->store;
     call->op = op;
 
+    r->connection->log->action = "calling memcached";
+
+    if (op == NGX_HTTP_WOPORTAL_STORE_RUN) {
+        return ngx_http_woportal_store_post(call, wlcf->thread_pool);
+    }
+
     if (call->key.data == NULL) {
         call->key.data = ngx_pnalloc(r->pool, wlcf->key_prefix.len
                                               + NGX_HTTP_WOPORTAL_ID_LEN);
@@ -285,8 +289,6 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
                    wlcf->key_prefix.len);
     p = ngx_cpymem(p, ctx->route.id.data, NGX_HTTP_WOPORTAL_ID_LEN);
     call->key.len = p - call->key.data;
-
-    r->connection->log->action = "calling memcached";
 
     return ngx_http_woportal_store_post(call, wlcf->thread_pool);
 }

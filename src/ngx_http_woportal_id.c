@@ -97,3 +97,36 @@ ngx_http_woportal_id_valid(ngx_str_t *id)
 
     return 1;
 }
+
+
+/* len hex digits (lowercase) to len / 2 bytes: NGX_OK or NGX_ERROR */
+
+ngx_int_t
+ngx_http_woportal_hex_decode(u_char *dst, u_char *src, size_t len)
+{
+    u_char      c;
+    ngx_uint_t  i, v;
+
+    for (i = 0; i < len; i++) {
+        c = src[i];
+
+        if (c >= '0' && c <= '9') {
+            v = c - '0';
+
+        } else if (c >= 'a' && c <= 'f') {
+            v = c - 'a' + 10;
+
+        } else {
+            return NGX_ERROR;
+        }
+
+        if (i % 2 == 0) {
+            dst[i / 2] = (u_char) (v << 4);
+
+        } else {
+            dst[i / 2] |= (u_char) v;
+        }
+    }
+
+    return NGX_OK;
+}

@@ -4,15 +4,16 @@
  * DELETE /{id}.  Read-modify-write with memcached CAS, so that concurrent
  * writers (workers, nodes) never lose an update:
  *
- *     get (value and CAS) -> If-Match, apply -> cas
+ *     get (value and CAS) -> If-Match, apply -> cas -> index append
  *
- * two round trips.  A cas that loses to another writer starts again from
+ * three round trips (the append: index.c).  A cas that loses to another writer starts again from
  * the get, at most NGX_HTTP_WOPORTAL_CAS_ATTEMPTS times, then answers 409
  * conflict (412 with If-Match) having changed nothing.
  *
- * DELETE is one memcached delete.  With If-Match it is get -> cas of a
- * "gone" marker -> delete: the marker makes the check and the delete one
- * atomic step, so a stale If-Match never deletes a newer version.
+ * DELETE is one memcached delete and the append of its deletion to the
+ * index.  With If-Match it is get -> cas of a "gone" marker -> delete ->
+ * append: the marker makes the check and the delete one atomic step, so a
+ * stale If-Match never deletes a newer version.
  */
 
 
@@ -126,6 +127,9 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
         ngx_str_set(&call->value, "");
         call->flags = NGX_HTTP_WOPORTAL_FORMAT_GONE;
 
+        /* the index learns of the deletion with the delete itself */
+        ngx_str_null(&call->record);
+
     } else {
         rc = ngx_http_woportal_entry_apply(&ctx->entry, &ctx->patch);
 
@@ -138,6 +142,9 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
         if (rc != NGX_OK
             || ngx_http_woportal_encode_entry(r->pool, &ctx->entry,
                                               &ctx->json, &call->value)
+               != NGX_OK
+            || ngx_http_woportal_index_prepare(r, call, &ctx->entry,
+                                               ctx->entry.id)
                != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -220,6 +227,13 @@ static ngx_int_t
 ngx_http_woportal_delete_post(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx)
 {
+    if (ngx_http_woportal_index_prepare(r, &ctx->call, NULL,
+                                        ctx->route.id.data)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (!ctx->gone) {
         return ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_DELETE,
                                       ngx_http_woportal_delete_done);

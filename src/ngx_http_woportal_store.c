@@ -36,6 +36,12 @@ static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
 static memcached_st *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
+static void ngx_http_woportal_store_index(memcached_st *mc,
+    ngx_http_woportal_call_t *call, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_store_compact(memcached_st *mc,
+    ngx_str_t *key, ngx_str_t *record, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_store_value(void *data, u_char *key,
+    size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 
 
 static pthread_key_t               ngx_http_woportal_conns_key;
@@ -44,7 +50,18 @@ static ngx_http_woportal_conns_t  *ngx_http_woportal_conns;
 static pthread_mutex_t             ngx_http_woportal_conns_lock =
                                        PTHREAD_MUTEX_INITIALIZER;
 
-static char  *ngx_http_woportal_op_names[] = { "get", "add", "cas", "delete" };
+static char  *ngx_http_woportal_op_names[] = {
+    "get", "add", "cas", "delete", "run"
+};
+
+
+/* a value fetched for the thread, from its own pool */
+typedef struct {
+    ngx_pool_t                 *pool;
+    ngx_str_t                   value;
+    uint64_t                    cas;
+    ngx_uint_t                  found;
+} ngx_http_woportal_value_t;
 
 
 ngx_int_t
@@ -185,6 +202,8 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
 
     call->rc = MEMCACHED_SUCCESS;
     call->rc_text = NULL;
+    call->index_rc = NGX_OK;
+    call->run_rc = NGX_OK;
     call->mc_value = NULL;
     call->mc_value_len = 0;
     call->fetched_flags = 0;
@@ -193,6 +212,9 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
         /* the queue is full: nginx has logged it */
         return NGX_ERROR;
     }
+
+    /* the request is not freed while the task uses it */
+    call->request->main->blocked++;
 
     return NGX_OK;
 }
@@ -234,14 +256,331 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
                            (time_t) 0, call->flags, call->cas);
         break;
 
-    default: /* NGX_HTTP_WOPORTAL_STORE_DELETE */
+    case NGX_HTTP_WOPORTAL_STORE_DELETE:
         rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
                               (time_t) 0);
         break;
+
+    default: /* NGX_HTTP_WOPORTAL_STORE_RUN */
+        call->run_rc = call->run(call, mc, log);
+        return;
     }
 
     call->rc = rc;
     call->rc_text = memcached_strerror(mc, rc);
+
+    if (rc == MEMCACHED_SUCCESS
+        && call->op != NGX_HTTP_WOPORTAL_STORE_GET
+        && call->record.len)
+    {
+        ngx_http_woportal_store_index(mc, call, log);
+    }
+}
+
+
+/*
+ * After a write: its record goes to the list index.  A new entry that
+ * cannot be indexed would never be listed: it is taken back and the
+ * create fails (503).  A change or a deletion stays done; the list that
+ * meets the entry mends its record.
+ */
+
+static void
+ngx_http_woportal_store_index(memcached_st *mc, ngx_http_woportal_call_t *call,
+    ngx_log_t *log)
+{
+    memcached_return_t  rc;
+
+    call->index_rc = ngx_http_woportal_store_append(mc, &call->index_key,
+                                                    &call->record, log);
+
+    if (call->index_rc == NGX_OK
+        || call->op != NGX_HTTP_WOPORTAL_STORE_ADD)
+    {
+        return;
+    }
+
+    rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
+                          (time_t) 0);
+
+    call->rc = MEMCACHED_FAILURE;
+    call->rc_text = (rc == MEMCACHED_SUCCESS)
+                    ? "the index cannot be updated; the entry was taken back"
+                    : "the index cannot be updated, nor the entry taken back";
+}
+
+
+/*
+ * Runs in a pool thread: appends an index record to its shard, making the
+ * shard when it is missing, and compacting it when it is full.
+ */
+
+ngx_int_t
+ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
+    ngx_str_t *record, ngx_log_t *log)
+{
+    ngx_int_t           crc;
+    ngx_uint_t          i;
+    memcached_return_t  rc;
+
+    rc = MEMCACHED_FAILURE;
+
+    for (i = 0; i < 4; i++) {
+        rc = memcached_append(mc, (char *) key->data, key->len,
+                              (char *) record->data, record->len,
+                              (time_t) 0, 0);
+
+        if (rc == MEMCACHED_SUCCESS) {
+            return NGX_OK;
+        }
+
+        if (rc == MEMCACHED_NOTSTORED) {
+            /* no shard yet: the first record makes it */
+            rc = memcached_add(mc, (char *) key->data, key->len,
+                               (char *) record->data, record->len,
+                               (time_t) 0, NGX_HTTP_WOPORTAL_FORMAT_INDEX);
+
+            if (rc == MEMCACHED_SUCCESS) {
+                return NGX_OK;
+            }
+
+            if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS) {
+                /* another writer made it meanwhile */
+                continue;
+            }
+
+            break;
+        }
+
+        if (rc == MEMCACHED_E2BIG
+            || rc == MEMCACHED_SERVER_ERROR
+            || rc == MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE)
+        {
+            /* the shard reached the item size limit */
+            crc = ngx_http_woportal_store_compact(mc, key, record, log);
+
+            if (crc == NGX_BUSY) {
+                continue;
+            }
+
+            return crc;
+        }
+
+        break;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "woportal: memcached append to \"%V\" failed: %s",
+                  key, memcached_strerror(mc, rc));
+
+    return NGX_ERROR;
+}
+
+
+/* a full shard rewritten with its live records and the new one */
+
+static ngx_int_t
+ngx_http_woportal_store_compact(memcached_st *mc, ngx_str_t *key,
+    ngx_str_t *record, ngx_log_t *log)
+{
+    u_char                     *p;
+    ngx_int_t                   rc;
+    ngx_str_t                   live, value;
+    ngx_http_woportal_value_t   v;
+
+    ngx_memzero(&v, sizeof(ngx_http_woportal_value_t));
+
+    v.pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    if (v.pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_woportal_store_mget(mc, key, 1,
+                                      ngx_http_woportal_store_value, &v,
+                                      log);
+    if (rc != NGX_OK) {
+        goto done;
+    }
+
+    if (!v.found) {
+        /* evicted or compacted away meanwhile: append again */
+        rc = NGX_BUSY;
+        goto done;
+    }
+
+    if (ngx_http_woportal_index_compact(v.pool, &v.value, &live) != NGX_OK) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    value.len = live.len + record->len;
+    value.data = ngx_pnalloc(v.pool, value.len);
+    if (value.data == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    p = ngx_cpymem(value.data, live.data, live.len);
+    ngx_memcpy(p, record->data, record->len);
+
+    rc = ngx_http_woportal_store_replace(mc, key, &value, v.cas, log);
+
+    if (rc == NGX_DECLINED) {
+        rc = NGX_BUSY;
+
+    } else if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: index shard \"%V\" is full with %uz bytes "
+                      "of live records: raise \"woportal_index_shards\"",
+                      key, live.len);
+    }
+
+done:
+
+    ngx_destroy_pool(v.pool);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_store_value(void *data, u_char *key, size_t key_len,
+    u_char *value, size_t len, uint32_t flags, uint64_t cas)
+{
+    ngx_http_woportal_value_t *v = data;
+
+    v->value.data = ngx_pnalloc(v->pool, len ? len : 1);
+    if (v->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(v->value.data, value, len);
+    v->value.len = len;
+    v->cas = cas;
+    v->found = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Runs in a pool thread: a CAS write of a whole value, NGX_OK;
+ * NGX_BUSY (changed since), NGX_DECLINED (gone), NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
+    ngx_str_t *value, uint64_t cas, ngx_log_t *log)
+{
+    memcached_return_t  rc;
+
+    rc = memcached_cas(mc, (char *) key->data, key->len,
+                       (char *) value->data, value->len, (time_t) 0,
+                       NGX_HTTP_WOPORTAL_FORMAT_INDEX, cas);
+
+    switch (rc) {
+
+    case MEMCACHED_SUCCESS:
+        return NGX_OK;
+
+    case MEMCACHED_DATA_EXISTS:
+        return NGX_BUSY;
+
+    case MEMCACHED_NOTFOUND:
+    case MEMCACHED_NOTSTORED:
+        return NGX_DECLINED;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: memcached cas of \"%V\" failed: %s",
+                      key, memcached_strerror(mc, rc));
+        return NGX_ERROR;
+    }
+}
+
+
+/*
+ * Runs in a pool thread: one multi-get of n keys, each value found handed
+ * to the handler (from libmemcached's buffer: copy what you keep).
+ * NGX_OK; NGX_ERROR when a server failed or the handler did, so that a
+ * partial answer is never taken for a whole one.
+ */
+
+ngx_int_t
+ngx_http_woportal_store_mget(ngx_http_woportal_mc_t *mc, ngx_str_t *keys,
+    ngx_uint_t n, ngx_http_woportal_mget_pt handler, void *data,
+    ngx_log_t *log)
+{
+    size_t               *lens;
+    ngx_int_t             failed;
+    ngx_uint_t            i;
+    const char          **k;
+    memcached_return_t    rc, frc;
+    memcached_result_st   res;
+
+    k = malloc(n * (sizeof(char *) + sizeof(size_t)));
+    if (k == NULL) {
+        return NGX_ERROR;
+    }
+
+    lens = (size_t *) (k + n);
+
+    for (i = 0; i < n; i++) {
+        k[i] = (const char *) keys[i].data;
+        lens[i] = keys[i].len;
+    }
+
+    rc = memcached_mget(mc, k, lens, n);
+
+    free(k);
+
+    if (rc != MEMCACHED_SUCCESS) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: memcached multi-get of %ui keys failed: %s",
+                      n, memcached_strerror(mc, rc));
+
+        if (rc != MEMCACHED_SOME_ERRORS) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (memcached_result_create(mc, &res) == NULL) {
+        return NGX_ERROR;
+    }
+
+    failed = (rc != MEMCACHED_SUCCESS);
+    frc = MEMCACHED_END;
+
+    while (memcached_fetch_result(mc, &res, &frc) != NULL) {
+        if (failed) {
+            /* read to the end: the connection stays in step */
+            continue;
+        }
+
+        if (handler(data, (u_char *) memcached_result_key_value(&res),
+                    memcached_result_key_length(&res),
+                    (u_char *) memcached_result_value(&res),
+                    memcached_result_length(&res),
+                    memcached_result_flags(&res),
+                    memcached_result_cas(&res))
+            != NGX_OK)
+        {
+            failed = 1;
+        }
+    }
+
+    memcached_result_free(&res);
+
+    if (frc != MEMCACHED_END && frc != MEMCACHED_SUCCESS
+        && frc != MEMCACHED_NOTFOUND)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: memcached multi-get of %ui keys failed: %s",
+                      n, memcached_strerror(mc, frc));
+        return NGX_ERROR;
+    }
+
+    return failed ? NGX_ERROR : NGX_OK;
 }
 
 
@@ -383,8 +722,22 @@ ngx_http_woportal_store_event(ngx_event_t *ev)
     ngx_http_request_t  *r;
 
     r = call->request;
+    r->main->blocked--;
 
     ngx_str_null(&call->fetched);
+
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_RUN) {
+        call->result = call->run_rc;
+        call->done(call);
+        return;
+    }
+
+    if (call->index_rc != NGX_OK && call->rc == MEMCACHED_SUCCESS) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "woportal: \"%V\" is stored but its index record is "
+                      "not; lists mend it when they meet the entry",
+                      &call->key);
+    }
 
     switch (call->rc) {
 

@@ -404,18 +404,18 @@ Content-Type: application/json
 
 
 
-=== TEST 20: not implemented yet: GET on the collection (the list) answers 501 internal_error
-# NOT YET IMPLEMENTED: the next issue (lists) replaces this block.
+=== TEST 20: GET on the collection, with and without the trailing slash, is the list (t/080-list.t tests it in full)
 --- more_headers
 X-API-Key: test-key
 --- request eval
-["GET /api/v1/workorder-portal", "GET /api/v1/workorder-portal/?page=1"]
+["GET /api/v1/workorder-portal", "GET /api/v1/workorder-portal/?page=1&per_page=2"]
 --- error_code eval
-[501, 501]
+[200, 200]
 --- response_headers eval
 [("Content-Type: application/json") x 2]
 --- response_body_like eval
-[('"code"\s*:\s*"internal_error"') x 2]
+['^\{"success":true,"data":\[.*\],"paging":\{"page":1,"per_page":25,"total":\d+,"total_pages":\d+\}\}$',
+ '^\{"success":true,"data":\[.*\],"paging":\{"page":1,"per_page":2,"total":\d+,"total_pages":\d+\}\}$']
 
 
 
