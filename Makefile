@@ -8,6 +8,7 @@
 
 PORT           ?= 8080
 MEMCACHED_PORT ?= 11211
+MEMCACHED_MB   ?= 1024
 API_KEY        ?=
 
 NGINX_VERSION   = 1.22.1
@@ -18,7 +19,7 @@ DYNAMIC_MODULE  = $(DYNAMIC_BUILD)/ngx_http_woportal_module.so
 
 SOURCES = config ngx_http_woportal_module.c $(wildcard src/*.c src/*.h)
 
-export PORT MEMCACHED_PORT API_KEY
+export PORT MEMCACHED_PORT MEMCACHED_MB API_KEY
 
 .PHONY: all deps nginx run stop test test-dynamic dynamic clean
 

@@ -3,7 +3,8 @@
 #
 #   util/run.sh start|stop <nginx binary>
 #
-# Environment: PORT (8080), MEMCACHED_PORT (11211), API_KEY (the key in
+# Environment: PORT (8080), MEMCACHED_PORT (11211), MEMCACHED_MB (1024:
+# the memory of a memcached it starts), API_KEY (the key in
 # conf/woportal.conf).  A memcached already listening on MEMCACHED_PORT
 # is used as it is; one started here is stopped by `stop`, by its pid.
 set -eu
@@ -67,8 +68,9 @@ esac
 mkdir -p "$dir/logs" "$dir/temp"
 
 if ! alive "$dir/memcached.pid" && ! listening "$MEMCACHED_PORT"; then
+    # entries and the list index must fit: memcached evicts what does not
     memcached -d -l 127.0.0.1 -p "$MEMCACHED_PORT" -U 0 -u root \
-        -P "$dir/memcached.pid"
+        -m "${MEMCACHED_MB:-1024}" -P "$dir/memcached.pid"
     for _ in $(seq 100); do
         listening "$MEMCACHED_PORT" && break
         sleep 0.05

@@ -40,7 +40,7 @@ if listening "$TEST_NGINX_MEMCACHED_PORT"; then
 fi
 
 memcached -d -l 127.0.0.1 -p "$TEST_NGINX_MEMCACHED_PORT" -U 0 -u root \
-    -P "$mcpid"
+    -m 256 -P "$mcpid"
 for _ in $(seq 100); do
     listening "$TEST_NGINX_MEMCACHED_PORT" && break
     sleep 0.05
