@@ -335,7 +335,11 @@ ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
         }
 
         if (rc == MEMCACHED_NOTSTORED) {
-            /* no shard yet: the first record makes it */
+            /*
+             * memcached refuses an append to a missing key and one that
+             * would make the item too large alike: no shard yet, and the
+             * first record makes it; or a full one, to compact
+             */
             rc = memcached_add(mc, (char *) key->data, key->len,
                                (char *) record->data, record->len,
                                (time_t) 0, NGX_HTTP_WOPORTAL_FORMAT_INDEX);
@@ -344,29 +348,27 @@ ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
                 return NGX_OK;
             }
 
-            if (rc == MEMCACHED_NOTSTORED || rc == MEMCACHED_DATA_EXISTS) {
-                /* another writer made it meanwhile */
-                continue;
+            if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS) {
+                break;
             }
 
+        } else if (rc != MEMCACHED_E2BIG
+                   && rc != MEMCACHED_SERVER_ERROR
+                   && rc != MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE)
+        {
             break;
         }
 
-        if (rc == MEMCACHED_E2BIG
-            || rc == MEMCACHED_SERVER_ERROR
-            || rc == MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE)
-        {
-            /* the shard reached the item size limit */
-            crc = ngx_http_woportal_store_compact(mc, key, record, log);
+        /*
+         * The shard is full (or was made by another writer meanwhile):
+         * compacting is right either way, being a CAS.
+         */
 
-            if (crc == NGX_BUSY) {
-                continue;
-            }
+        crc = ngx_http_woportal_store_compact(mc, key, record, log);
 
+        if (crc != NGX_BUSY) {
             return crc;
         }
-
-        break;
     }
 
     ngx_log_error(NGX_LOG_ERR, log, 0,

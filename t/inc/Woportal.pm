@@ -25,7 +25,8 @@ package Woportal;
 #                           "none": no details (absent or empty)
 #   --- data_is             "field: <JSON>" lines: data.field is that JSON value
 #   --- data_ok eval        a sub ($data, $raw_body) returning a list of
-#                           problems (none: the check passes)
+#                           problems (none: the check passes); for a list
+#                           $data is the array of entries
 #   --- same_as_created: 1  data is the same JSON value as the data of the
 #                           last 201 answered
 #   --- body_is_stored: 1   the whole body is the same JSON value as
@@ -190,6 +191,9 @@ Test::Nginx::Socket::add_response_body_check(sub {
 
     my $data = ref $doc eq 'HASH' && ref $doc->{data} eq 'HASH'
                ? $doc->{data} : undef;
+    # a list's data: an array of entries
+    my $list = ref $doc eq 'HASH' && ref $doc->{data} eq 'ARRAY'
+               ? $doc->{data} : undef;
 
     if (defined(my $spec = for_req(scalar $block->data_is, $req_idx))) {
         for my $line (grep { /\S/ } split /\n/, $spec) {
@@ -204,7 +208,8 @@ Test::Nginx::Socket::add_response_body_check(sub {
 
     if (defined(my $code = for_req(scalar $block->data_ok, $req_idx))) {
         my @problems = ref $code ne 'CODE' ? ("data_ok is not a sub: $code")
-                     : $data ? $code->($data, $body) : ('no data in the body');
+                     : ($data // $list) ? $code->($data // $list, $body)
+                     : ('no data in the body');
         Test::More::is(join("\n", @problems), '', "$name - data_ok");
     }
 
