@@ -29,6 +29,8 @@ static char *ngx_http_woportal_check_prefix(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_woportal_check_header(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_woportal_check_shards(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_woportal_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_woportal_init_process(ngx_cycle_t *cycle);
 static void ngx_http_woportal_exit_process(ngx_cycle_t *cycle);
@@ -40,9 +42,8 @@ static ngx_conf_post_t  ngx_http_woportal_prefix_post =
 static ngx_conf_post_t  ngx_http_woportal_header_post =
     { ngx_http_woportal_check_header };
 
-static ngx_conf_num_bounds_t  ngx_http_woportal_shards_bounds = {
-    ngx_conf_check_num_bounds, 1, NGX_HTTP_WOPORTAL_INDEX_SHARDS_MAX
-};
+static ngx_conf_post_t  ngx_http_woportal_shards_post =
+    { ngx_http_woportal_check_shards };
 
 
 static ngx_command_t  ngx_http_woportal_commands[] = {
@@ -80,7 +81,7 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, index_shards),
-      &ngx_http_woportal_shards_bounds },
+      &ngx_http_woportal_shards_post },
 
     { ngx_string("woportal_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -425,6 +426,21 @@ ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_conf_set_str_array_slot(cf, cmd, conf);
+}
+
+
+/* nginx's own bounds check would not name the directive */
+
+static char *
+ngx_http_woportal_check_shards(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *n = data;
+
+    if (*n < 1 || *n > NGX_HTTP_WOPORTAL_INDEX_SHARDS_MAX) {
+        return "must be from 1 to 65536";
+    }
+
+    return NGX_CONF_OK;
 }
 
 

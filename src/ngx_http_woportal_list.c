@@ -43,8 +43,14 @@ typedef enum {
 
 #define NGX_HTTP_WOPORTAL_PAGE_MAX       2147483647
 
-/* after this many more candidates than the page, ghosts shorten it */
-#define NGX_HTTP_WOPORTAL_FETCH_ROUNDS   4
+/*
+ * Ghosts are replaced from the next candidates, in fetches that double in
+ * size up to FETCH_MAX keys, at most FETCH_ROUNDS of them: a page falls
+ * short only when memcached lost thousands of entries at once, and the
+ * ghosts found are gone from the index for the next list.
+ */
+#define NGX_HTTP_WOPORTAL_FETCH_ROUNDS   8
+#define NGX_HTTP_WOPORTAL_FETCH_MAX      1024
 
 /* a shard is rewritten when this much of it is dead, and half of it */
 #define NGX_HTTP_WOPORTAL_COMPACT_SLACK  4096
@@ -82,6 +88,14 @@ typedef struct {
 } ngx_http_woportal_shard_t;
 
 
+/* a record the list appends to mend the index */
+typedef struct {
+    ngx_uint_t                    shard;
+    ngx_str_t                     record;
+    unsigned                      done:1;
+} ngx_http_woportal_mend_t;
+
+
 /* an entry of the page being fetched */
 typedef struct {
     ngx_http_woportal_irec_t     *rec;
@@ -104,6 +118,7 @@ typedef struct {
     ngx_str_t                    *served;
     ngx_uint_t                    nserved;
     ngx_uint_t                    ghosts;
+    ngx_array_t                   mends;        /* of mend_t */
     ngx_str_t                     json;
 } ngx_http_woportal_list_t;
 
@@ -140,16 +155,16 @@ static void ngx_http_woportal_list_select(ngx_http_woportal_query_t *q,
 static void ngx_http_woportal_list_sift(ngx_http_woportal_query_t *q,
     ngx_http_woportal_irec_t **c, ngx_uint_t i, ngx_uint_t n);
 static ngx_int_t ngx_http_woportal_list_page(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_irec_t **c, ngx_uint_t pos, ngx_uint_t k,
+    ngx_http_woportal_irec_t **c, ngx_uint_t n, ngx_uint_t pos,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_list_item(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 static ngx_int_t ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_item_t *it, ngx_http_woportal_mc_t *mc,
-    ngx_log_t *log);
-static void ngx_http_woportal_list_append(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_entry_t *e, u_char *id, ngx_http_woportal_mc_t *mc,
-    ngx_log_t *log);
+    ngx_http_woportal_item_t *it);
+static ngx_int_t ngx_http_woportal_list_mend(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_entry_t *e, u_char *id);
+static void ngx_http_woportal_list_mended(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log);
 
 
 static ngx_str_t  ngx_http_woportal_params[] = {
@@ -718,7 +733,7 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
     size_t                         size;
-    uint64_t                       offset, k;
+    uint64_t                       offset;
     ngx_int_t                      rc;
     ngx_uint_t                     i, n, s;
     ngx_array_t                    recs;
@@ -822,23 +837,24 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
     /* 2: the page's entries */
 
     l->served = ngx_palloc(l->pool, l->q.per_page * sizeof(ngx_str_t));
-    if (l->served == NULL) {
+    if (l->served == NULL
+        || ngx_array_init(&l->mends, l->pool, 4,
+                          sizeof(ngx_http_woportal_mend_t))
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
     offset = (l->q.page - 1) * l->q.per_page;
 
     if (offset < n) {
-        /* the page, and as many again to stand in for ghosts */
-        k = ngx_min(n, offset + 2 * l->q.per_page);
-
-        ngx_http_woportal_list_select(&l->q, cands, n, (ngx_uint_t) k);
-
-        rc = ngx_http_woportal_list_page(l, cands, (ngx_uint_t) offset,
-                                         (ngx_uint_t) k, mc, log);
+        rc = ngx_http_woportal_list_page(l, cands, n, (ngx_uint_t) offset,
+                                         mc, log);
         if (rc != NGX_OK) {
             return rc;
         }
+
+        ngx_http_woportal_list_mended(l, mc, log);
     }
 
     paging.page = l->q.page;
@@ -1162,29 +1178,39 @@ ngx_http_woportal_list_sift(ngx_http_woportal_query_t *q,
 
 
 /*
- * Fetches the entries of c[pos..) until the page is full: ghosts are left
- * out and the next candidates (up to c[k - 1]) stand in for them.
+ * Fetches the entries of the candidates from c[pos] on, in order, until
+ * the page is full: ghosts are left out and the next candidates stand in
+ * for them.  The candidates are put in order as far as they are needed.
  */
 
 static ngx_int_t
 ngx_http_woportal_list_page(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_irec_t **c, ngx_uint_t pos, ngx_uint_t k,
+    ngx_http_woportal_irec_t **c, ngx_uint_t n, ngx_uint_t pos,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
     u_char                    *p;
     ngx_int_t                  rc;
     ngx_str_t                 *keys, *prefix;
-    ngx_uint_t                 i, m, round;
+    ngx_uint_t                 i, k, m, round;
     ngx_http_woportal_item_t  *it;
 
     prefix = &l->wlcf->key_prefix;
+    k = 0;     /* c[0..k) are in order */
 
     for (round = 0;
          round < NGX_HTTP_WOPORTAL_FETCH_ROUNDS
-         && l->nserved < l->q.per_page && pos < k;
+         && l->nserved < l->q.per_page && pos < n;
          round++)
     {
-        m = ngx_min(l->q.per_page - l->nserved, k - pos);
+        m = ngx_min((l->q.per_page - l->nserved) << round,
+                    NGX_HTTP_WOPORTAL_FETCH_MAX);
+        m = ngx_min(m, n - pos);
+
+        if (pos + m > k) {
+            /* all of c[k..n) follow c[0..k): select on from there */
+            ngx_http_woportal_list_select(&l->q, c + k, n - k, pos + m - k);
+            k = pos + m;
+        }
 
         l->items = ngx_pcalloc(l->pool, m * sizeof(ngx_http_woportal_item_t));
         keys = ngx_palloc(l->pool, m * sizeof(ngx_str_t));
@@ -1220,7 +1246,7 @@ ngx_http_woportal_list_page(ngx_http_woportal_list_t *l,
         }
 
         for (i = 0; i < m; i++) {
-            rc = ngx_http_woportal_list_entry(l, &l->items[i], mc, log);
+            rc = ngx_http_woportal_list_entry(l, &l->items[i]);
             if (rc != NGX_OK) {
                 return rc;
             }
@@ -1275,14 +1301,14 @@ ngx_http_woportal_list_item(void *data, u_char *key, size_t key_len,
 
 
 /*
- * One fetched entry of the page: served, or left out as a ghost.  A value
- * that is not this entry fails the list (NGX_ABORT): garbage is never
- * served.
+ * One fetched entry: served while the page has room, or left out as a
+ * ghost.  A value that is not this entry fails the list (NGX_ABORT):
+ * garbage is never served.
  */
 
 static ngx_int_t
 ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_item_t *it, ngx_http_woportal_mc_t *mc, ngx_log_t *log)
+    ngx_http_woportal_item_t *it)
 {
     u_char                      id[NGX_HTTP_WOPORTAL_ID_LEN];
     ngx_int_t                   rc;
@@ -1294,7 +1320,11 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
     if (!it->found || it->gone) {
         /* evicted, or being deleted: its deletion goes to the index */
         l->ghosts++;
-        ngx_http_woportal_list_append(l, NULL, id, mc, log);
+        return ngx_http_woportal_list_mend(l, NULL, id);
+    }
+
+    if (l->nserved == l->q.per_page) {
+        /* fetched to stand in for ghosts that were not */
         return NGX_OK;
     }
 
@@ -1312,38 +1342,91 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
     if (rc != NGX_OK
         || ngx_strncmp(e.id, id, NGX_HTTP_WOPORTAL_ID_LEN) != 0)
     {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
+        ngx_log_error(NGX_LOG_ERR, l->pool->log, 0,
                       "woportal: stored entry \"%V\" is corrupt", &it->key);
         return NGX_ABORT;
     }
 
+    l->served[l->nserved++] = it->value;
+
     if (e.version > it->rec->version) {
         /* its record was lost: the entry is listed by an older one */
-        ngx_http_woportal_list_append(l, &e, id, mc, log);
+        return ngx_http_woportal_list_mend(l, &e, id);
     }
-
-    l->served[l->nserved++] = it->value;
 
     return NGX_OK;
 }
 
 
-/* a record the list adds to mend the index; a failure only delays it */
+/* a record to append, to mend the index */
 
-static void
-ngx_http_woportal_list_append(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_entry_t *e, u_char *id, ngx_http_woportal_mc_t *mc,
-    ngx_log_t *log)
+static ngx_int_t
+ngx_http_woportal_list_mend(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_entry_t *e, u_char *id)
 {
-    ngx_str_t   record;
-    ngx_uint_t  shard;
+    ngx_http_woportal_mend_t  *mend;
 
-    if (ngx_http_woportal_index_record(l->pool, e, id, &record) != NGX_OK) {
-        return;
+    mend = ngx_array_push(&l->mends);
+    if (mend == NULL) {
+        return NGX_ERROR;
     }
 
-    shard = ngx_http_woportal_index_shard(id, l->wlcf->index_shards);
+    mend->shard = ngx_http_woportal_index_shard(id, l->wlcf->index_shards);
+    mend->done = 0;
 
-    (void) ngx_http_woportal_store_append(mc, &l->wlcf->index_keys[shard],
-                                          &record, log);
+    if (ngx_http_woportal_index_record(l->pool, e, id, &mend->record)
+        != NGX_OK)
+    {
+        /* an entry the index cannot hold: left as it is */
+        l->mends.nelts--;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the mending records, one append a shard; a failure only delays them */
+
+static void
+ngx_http_woportal_list_mended(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log)
+{
+    u_char                    *p;
+    ngx_str_t                  value;
+    ngx_uint_t                 i, j;
+    ngx_http_woportal_mend_t  *mend;
+
+    mend = l->mends.elts;
+
+    for (i = 0; i < l->mends.nelts; i++) {
+        if (mend[i].done) {
+            continue;
+        }
+
+        value.len = 0;
+
+        for (j = i; j < l->mends.nelts; j++) {
+            if (mend[j].shard == mend[i].shard) {
+                value.len += mend[j].record.len;
+            }
+        }
+
+        value.data = ngx_pnalloc(l->pool, value.len);
+        if (value.data == NULL) {
+            return;
+        }
+
+        p = value.data;
+
+        for (j = i; j < l->mends.nelts; j++) {
+            if (mend[j].shard == mend[i].shard) {
+                p = ngx_cpymem(p, mend[j].record.data, mend[j].record.len);
+                mend[j].done = 1;
+            }
+        }
+
+        (void) ngx_http_woportal_store_append(mc,
+                                        &l->wlcf->index_keys[mend[i].shard],
+                                        &value, log);
+    }
 }

@@ -25,8 +25,6 @@ no_shuffle();
 # status_history grown by the items given as _history.
 
 use JSON::PP ();
-use IO::Select ();
-use IO::Socket::INET ();
 use POSIX ();
 use Time::HiRes ();
 use Time::Local ();
@@ -200,41 +198,19 @@ our $RaceRequests = 20;
 
 sub race_file { html_dir() . "/race-$_[0].txt" }
 
-# one request on a fresh connection (Connection: close, read to EOF):
-# "<status> <error code or -> <etag or ->"
+# one request on a fresh connection: "<status> <error code or -> <etag or ->"
 sub race_request {
     my ($id, $notes) = @_;
-    my $body = qq({"status":"in_progress","notes":"$notes"});
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
-                                  Proto => 'tcp', Timeout => 5)
-        or return 'noconnect - -';
-    binmode $s;
-    syswrite $s, "PATCH /api/v1/workorder-portal/$id/status HTTP/1.1\r\n"
-                 . "Host: localhost\r\nX-API-Key: test-key\r\n"
-                 . "Content-Type: application/json\r\n"
-                 . "Content-Length: " . length($body) . "\r\n"
-                 . "Connection: close\r\n\r\n$body";
-    my $resp = '';
-    my $sel = IO::Select->new($s);
-    my $deadline = Time::HiRes::time() + 10;
-    while ((my $left = $deadline - Time::HiRes::time()) > 0) {
-        last unless $sel->can_read($left);
-        my $n = sysread $s, my $buf, 65536;
-        last unless $n;
-        $resp .= $buf;
-    }
-    close $s;
-    my ($status) = $resp =~ m{\AHTTP/1\.[01] (\d{3})};
-    my ($head, $rbody) = split /\r\n\r\n/, $resp, 2;
-    my ($etag) = ($head // '') =~ /^ETag:\s*(\S+)\s*$/mi;
+    my ($status, $h, $rbody) =
+        Woportal::http_request(PATCH => "/api/v1/workorder-portal/$id/status",
+                               qq({"status":"in_progress","notes":"$notes"}));
     my $code = '-';
-    if (defined $rbody && $rbody =~ /^\s*\{/) {
+    if ($rbody =~ /^\s*\{/) {
         my $doc = eval { JSON::PP->new->decode($rbody) };
         $code = $doc->{error}{code} // '-'
             if ref $doc eq 'HASH' && ref $doc->{error} eq 'HASH';
     }
-    return join ' ', $status // 'none', $code, $etag // '-';
+    return join ' ', $status || 'none', $code, $h->{etag} // '-';
 }
 
 # forks the clients, which start together, and waits for all of them

@@ -41,8 +41,6 @@ no_shuffle();
 # A block whose --- init did not go as planned (a create answered other
 # than 201, ...) fails on that, naming what went wrong.
 
-use IO::Select ();
-use IO::Socket::INET ();
 use JSON::PP ();
 use List::Util ();
 use POSIX ();
@@ -122,56 +120,7 @@ add_block_preprocessor(sub {
 # HTTP from Perl -----------------------------------------------------------
 
 # one request on a fresh connection: (status, {lc header => value}, body)
-sub http {
-    my ($method, $path, $body, $key) = @_;
-    $key //= 'test-key';
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT}
-                                              // server_port(),
-                                  Proto => 'tcp', Timeout => 5)
-        or return (0, {}, "cannot connect: $!");
-    binmode $s;
-    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
-              . "Connection: close\r\n";
-    $req .= "X-API-Key: $key\r\n" if length $key;
-    if (defined $body) {
-        $req .= "Content-Type: application/json\r\n"
-                . "Content-Length: " . length($body) . "\r\n";
-    }
-    $req .= "\r\n" . ($body // '');
-    while (length $req) {
-        my $n = syswrite $s, $req;
-        return (0, {}, "write: $!") unless defined $n;
-        substr($req, 0, $n) = '';
-    }
-    my $resp = '';
-    my $sel = IO::Select->new($s);
-    my $deadline = Time::HiRes::time() + 20;
-    while ((my $left = $deadline - Time::HiRes::time()) > 0) {
-        last unless $sel->can_read($left);
-        my $n = sysread $s, my $buf, 65536;
-        last unless $n;
-        $resp .= $buf;
-    }
-    close $s;
-    my ($head, $rbody) = split /\r\n\r\n/, $resp, 2;
-    my ($status) = ($head // '') =~ m{\AHTTP/1\.[01] (\d{3})};
-    my %h;
-    for my $line (split /\r\n/, $head // '') {
-        $h{lc $1} = $2 if $line =~ /^([^:\s]+):\s*(.*?)\s*$/;
-    }
-    if (($h{'transfer-encoding'} // '') eq 'chunked') {
-        my $out = '';
-        while ($rbody =~ s/\A([0-9a-fA-F]+)[^\r]*\r\n//) {
-            my $len = hex $1;
-            last if $len == 0;
-            $out .= substr $rbody, 0, $len, '';
-            $rbody =~ s/\A\r\n//;
-        }
-        $rbody = $out;
-    }
-    return ($status // 0, \%h, $rbody // '');
-}
+sub http { Woportal::http_request(@_) }
 
 sub jdecode { my $d = eval { $J->decode($_[0]) }; ref $d eq 'HASH' ? $d : undef }
 
@@ -641,16 +590,19 @@ main::note_ties();
  "?per_page=50", "?per_page=50&page=2", "?page=3&per_page=50",
  "?per_page=50&page=4",
  "", "?page=5", "?page=2&per_page=100",
- "?sort=created_at&per_page=100", "?sort=created_at&per_page=100&page=2"]
+ "?sort=created_at&per_page=100", "?sort=created_at&per_page=100&page=2",
+ "?sort=-updated_at&per_page=100&page=2", "?sort=updated_at,-_id&per_page=30&page=3"]
 --- error_code eval
-[(200) x 9]
+[(200) x 11]
 --- list_is eval
 [main::page_of(1, 50), main::page_of(2, 50),
  sub { (main::page_of(3, 50)->(@_), main::union_is()) },
  main::page_of(4, 50),
  main::page_of(1, 25), main::page_of(5, 25), main::page_of(2, 100),
  sub { @main::Collected = (); main::page_of(1, 100, sort => 'created_at')->(@_) },
- sub { (main::page_of(2, 100, sort => 'created_at')->(@_), main::union_is()) }]
+ sub { (main::page_of(2, 100, sort => 'created_at')->(@_), main::union_is()) },
+ main::page_of(2, 100, sort => '-updated_at'),
+ main::page_of(3, 30, sort => 'updated_at,-_id')]
 
 
 
@@ -1029,7 +981,7 @@ Content-Type: application/json
  undef,
  "ids: \@last e\npaging: 1 2 6 3",
  undef,
- "ids: b a\npaging: 2 2 5 3",
+ "ids: d b\npaging: 2 2 5 3",
  "ids:\npaging: 1 25 0 0",
  undef,
  "ids: \@last d b a\npaging: 1 25 4 1",
@@ -1228,7 +1180,7 @@ Content-Type: application/json
  sub {
      my ($doc, $got) = @_;
      my @p = main::ids_problems($got, [$main::Id{a}, Woportal::last_id()]);
-     push @p, main::paging_problems($doc, 1, 25, 2, 2);
+     push @p, main::paging_problems($doc, 1, 25, 2, 1);
      my $len = main::shard_len(0) // 0;
      push @p, "the shard did not grow by the create's record ($main::Mark{after} -> $len)"
          unless $len > $main::Mark{after};
@@ -1391,3 +1343,35 @@ sub {
     }
     @p;
 }
+
+
+
+=== TEST 53: more ghosts in a row than two pages hold: page 1 is refilled from the live entries after them; total counts the live ones only
+--- init
+main::mk($_) for qw(a b c d e f g h i j);
+main::ghost($_) for qw(e f g h i j);
+--- cases eval
+[["?per_page=2",        "d c",     "1 2 4 2"],
+ ["?per_page=2",        "d c",     "1 2 4 2"],
+ ["?per_page=2&page=2", "b a",     "2 2 4 2"]]
+
+
+
+=== TEST 54: a page whose entries and all after it are ghosts: empty, and total counts only the live entries before it
+--- init
+main::mk($_) for qw(a b c d e f g h i j);
+main::ghost($_) for qw(a b c d e f g);
+--- cases eval
+[["?per_page=3&page=2", "",      "2 3 3 1"],
+ ["?per_page=3&page=2", "",      "2 3 3 1"],
+ ["?per_page=3",        "j i h", "1 3 3 1"]]
+
+
+
+=== TEST 55: all ghosts, one per page: the first list already has total 0
+--- init
+main::five();
+main::ghost($_) for qw(a b c d e);
+--- cases eval
+[["?per_page=1", "", "1 1 0 0"],
+ ["?per_page=1", "", "1 1 0 0"]]

@@ -84,26 +84,13 @@ sub stored_ids {
     return @ids;
 }
 
-# one request, Connection: close: (status, decoded body or undef)
+# one request on a fresh connection: (status, decoded body or undef)
 sub http {
     my ($method, $path, $body) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
-                                  Timeout => 5)
-        or die "cannot connect to nginx: $!\n";
-    binmode $s;
-    $body //= '';
-    print $s "$method /api/v1/workorder-portal$path HTTP/1.1\r\n"
-             . "Host: localhost\r\nX-API-Key: test-key\r\n"
-             . ($body ne '' ? "Content-Type: application/json\r\n" : '')
-             . "Content-Length: " . length($body) . "\r\n"
-             . "Connection: close\r\n\r\n$body";
-    local $/;
-    my $resp = <$s>;
-    my ($status) = $resp =~ m{\AHTTP/1\.[01] (\d{3})};
-    my (undef, $rbody) = split /\r\n\r\n/, $resp, 2;
+    my ($status, undef, $rbody) =
+        Woportal::http_request($method, "/api/v1/workorder-portal$path", $body);
     my $doc = eval { JSON::PP->new->decode($rbody) };
-    return ($status // 'none', $doc);
+    return ($status, $doc);
 }
 
 our %Answers;     # status => count

@@ -40,7 +40,9 @@ use warnings;
 
 use B ();
 use Exporter 'import';
+use IO::Select ();
 use IO::Socket::INET;
+use Time::HiRes ();
 use JSON::PP ();
 use Test::More ();
 use Test::Nginx::Socket ();
@@ -312,6 +314,60 @@ sub string_like {
     my $v = shift;
     my $b = B::svref_2object(\$v);
     return ($b->FLAGS & B::SVp_POK()) && !($b->FLAGS & (B::SVp_IOK() | B::SVp_NOK()));
+}
+
+# one request on a fresh connection, from Perl (for --- init code and
+# concurrency checks): (status, {lc header => value}, body); the key is
+# test-key unless given ('' sends none)
+sub http_request {
+    my ($method, $path, $body, $key) = @_;
+    $key //= 'test-key';
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_SERVER_PORT}
+                                              // Test::Nginx::Socket::server_port(),
+                                  Proto => 'tcp', Timeout => 5)
+        or return (0, {}, "cannot connect: $!");
+    binmode $s;
+    my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
+              . "Connection: close\r\n";
+    $req .= "X-API-Key: $key\r\n" if length $key;
+    if (defined $body) {
+        $req .= "Content-Type: application/json\r\n"
+                . "Content-Length: " . length($body) . "\r\n";
+    }
+    $req .= "\r\n" . ($body // '');
+    while (length $req) {
+        my $n = syswrite $s, $req;
+        return (0, {}, "write: $!") unless defined $n;
+        substr($req, 0, $n) = '';
+    }
+    my $resp = '';
+    my $sel = IO::Select->new($s);
+    my $deadline = Time::HiRes::time() + 20;
+    while ((my $left = $deadline - Time::HiRes::time()) > 0) {
+        last unless $sel->can_read($left);
+        my $n = sysread $s, my $buf, 65536;
+        last unless $n;
+        $resp .= $buf;
+    }
+    close $s;
+    my ($head, $rbody) = split /\r\n\r\n/, $resp, 2;
+    my ($status) = ($head // '') =~ m{\AHTTP/1\.[01] (\d{3})};
+    my %h;
+    for my $line (split /\r\n/, $head // '') {
+        $h{lc $1} = $2 if $line =~ /^([^:\s]+):\s*(.*?)\s*$/;
+    }
+    if (($h{'transfer-encoding'} // '') eq 'chunked') {
+        my $out = '';
+        while ($rbody =~ s/\A([0-9a-fA-F]+)[^\r]*\r\n//) {
+            my $len = hex $1;
+            last if $len == 0;
+            $out .= substr $rbody, 0, $len, '';
+            $rbody =~ s/\A\r\n//;
+        }
+        $rbody = $out;
+    }
+    return ($status // 0, \%h, $rbody // '');
 }
 
 # --- memcached, text protocol -------------------------------------------
