@@ -1375,3 +1375,58 @@ main::ghost($_) for qw(a b c d e);
 --- cases eval
 [["?per_page=1", "", "1 1 0 0"],
  ["?per_page=1", "", "1 1 0 0"]]
+
+
+
+=== TEST 56: memcached cannot be reached: 503 store_unavailable at once, in the envelope
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:1 --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+    }
+--- request eval
+["GET /api/v1/workorder-portal", "GET /api/v1/workorder-portal?status=pending&per_page=5"]
+--- timeout: 1
+--- error_code eval
+[503, 503]
+--- response_headers eval
+[("Content-Type: application/json") x 2]
+--- api_error eval
+[("store_unavailable") x 2]
+
+
+
+=== TEST 57: a corrupt entry on the requested page: 503 store_unavailable, never the garbage
+--- init
+main::five();
+Woportal::memcached_set($main::Prefix . $main::Id{c}, '{"_id":"not this one"}');
+--- request
+GET /api/v1/workorder-portal?per_page=5
+--- error_code: 503
+--- api_error: store_unavailable
+--- error_log
+is corrupt
+
+
+
+=== TEST 58: bytes that are no index record at the end of a shard: the records before them are listed, the log says so, and the shard is rewritten without them
+--- directives
+        woportal_index_shards 1;
+--- init
+main::five();
+$main::Mark{len} = main::shard_len(0);
+my $s = Woportal::mc();
+print $s "append $main::Prefix" . "idx:0 0 0 9\r\nnot a rec\r\n";
+my $reply = <$s>;
+push @main::InitProblems, "append of garbage: $reply" unless $reply =~ /^STORED/;
+--- cases eval
+[["?sort=created_at", "a b c d e", "1 25 5 1"]]
+--- data_ok eval
+sub {
+    my $len = main::shard_len(0) // -1;
+    $len == $main::Mark{len} ? ()
+        : ("the shard holds $len bytes, expected the $main::Mark{len} of its records");
+}
+--- error_log
+is corrupt after
