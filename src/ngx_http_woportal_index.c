@@ -165,7 +165,9 @@ ngx_http_woportal_index_record(ngx_pool_t *pool,
     p[0] = NGX_HTTP_WOPORTAL_REC_MAGIC;
     ngx_http_woportal_put16(p + 1, (uint16_t) len);
 
-    if (ngx_http_woportal_hex_decode(p + 4, id, NGX_HTTP_WOPORTAL_ID_LEN) != NGX_OK) {
+    if (ngx_http_woportal_hex_decode(p + 4, id, NGX_HTTP_WOPORTAL_ID_LEN)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -6,9 +6,10 @@
  *
  *     get (value and CAS) -> If-Match, apply -> cas -> index append
  *
- * three round trips (the append: index.c).  A cas that loses to another writer starts again from
- * the get, at most NGX_HTTP_WOPORTAL_CAS_ATTEMPTS times, then answers 409
- * conflict (412 with If-Match) having changed nothing.
+ * three round trips (the append: index.c).  A cas that loses to another
+ * writer starts again from the get, at most NGX_HTTP_WOPORTAL_CAS_ATTEMPTS
+ * times, then answers 409 conflict (412 with If-Match) having changed
+ * nothing.
  *
  * DELETE is one memcached delete and the append of its deletion to the
  * index.  With If-Match it is get -> cas of a "gone" marker -> delete ->
