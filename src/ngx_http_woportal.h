@@ -184,6 +184,29 @@ typedef struct {
 } ngx_http_woportal_detail_t;
 
 
+/* a list query (list.c) */
+typedef struct {
+    u_char                        field;   /* NGX_HTTP_WOPORTAL_F_* */
+    u_char                        desc;
+} ngx_http_woportal_sort_t;
+
+
+typedef struct {
+    uint64_t                      page;
+    uint64_t                      per_page;
+    ngx_uint_t                    nsort;
+    ngx_http_woportal_sort_t      sort[NGX_HTTP_WOPORTAL_SORT_MAX + 1];
+    ngx_int_t                     status;
+    ngx_str_t                     workorder;
+    ngx_str_t                     client;
+    ngx_array_t                   namespaces;   /* of ngx_str_t */
+    ngx_array_t                   ids;          /* of 12-byte ids */
+    ngx_uint_t                    nids;         /* ids given */
+    ngx_uint_t                    given;        /* bits of params */
+    ngx_uint_t                    bad;          /* bits of params */
+} ngx_http_woportal_query_t;
+
+
 /* the "paging" of a list answer */
 typedef struct {
     uint64_t                     page;
@@ -381,6 +404,8 @@ ngx_int_t ngx_http_woportal_delete(ngx_http_request_t *r,
 /* list.c */
 ngx_int_t ngx_http_woportal_list(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx);
+ngx_int_t ngx_http_woportal_list_query(ngx_pool_t *pool, ngx_str_t *args,
+    ngx_http_woportal_query_t *q, ngx_http_woportal_error_t *err);
 
 /* index.c */
 ngx_int_t ngx_http_woportal_index_keys(ngx_conf_t *cf,

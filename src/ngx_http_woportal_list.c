@@ -56,26 +56,6 @@ typedef enum {
 #define NGX_HTTP_WOPORTAL_COMPACT_SLACK  4096
 
 
-typedef struct {
-    u_char                        field;   /* NGX_HTTP_WOPORTAL_F_* */
-    u_char                        desc;
-} ngx_http_woportal_sort_t;
-
-
-typedef struct {
-    uint64_t                      page;
-    uint64_t                      per_page;
-    ngx_uint_t                    nsort;
-    ngx_http_woportal_sort_t      sort[NGX_HTTP_WOPORTAL_SORT_MAX + 1];
-    ngx_int_t                     status;
-    ngx_str_t                     workorder;
-    ngx_str_t                     client;
-    ngx_array_t                   namespaces;   /* of ngx_str_t */
-    ngx_array_t                   ids;          /* of 12-byte ids */
-    ngx_uint_t                    nids;         /* ids given */
-    ngx_uint_t                    given;        /* bits of params */
-    ngx_uint_t                    bad;          /* bits of params */
-} ngx_http_woportal_query_t;
 
 
 typedef struct {
@@ -123,11 +103,8 @@ typedef struct {
 } ngx_http_woportal_list_t;
 
 
-static ngx_int_t ngx_http_woportal_list_query(ngx_http_request_t *r,
-    ngx_http_woportal_query_t *q, ngx_http_woportal_error_t *err);
-static ngx_int_t ngx_http_woportal_list_param(ngx_http_request_t *r,
-    ngx_http_woportal_query_t *q, ngx_uint_t param, ngx_str_t *value,
-    ngx_http_woportal_error_t *err);
+static ngx_int_t ngx_http_woportal_list_param(ngx_http_woportal_query_t *q,
+    ngx_uint_t param, ngx_str_t *value, ngx_http_woportal_error_t *err);
 static ngx_uint_t ngx_http_woportal_list_name(ngx_str_t *name);
 static ngx_int_t ngx_http_woportal_list_bad(ngx_http_woportal_query_t *q,
     ngx_uint_t param, char *message, ngx_http_woportal_error_t *err);
@@ -228,7 +205,7 @@ ngx_http_woportal_list(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_woportal_list_query(r, &l->q, &err);
+    rc = ngx_http_woportal_list_query(r->pool, &r->args, &l->q, &err);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -304,8 +281,8 @@ ngx_http_woportal_list_done(ngx_http_woportal_call_t *call)
  * refused parameter; NGX_ERROR.
  */
 
-static ngx_int_t
-ngx_http_woportal_list_query(ngx_http_request_t *r,
+ngx_int_t
+ngx_http_woportal_list_query(ngx_pool_t *pool, ngx_str_t *args,
     ngx_http_woportal_query_t *q, ngx_http_woportal_error_t *err)
 {
     u_char      *p, *last, *end, *eq;
@@ -316,19 +293,19 @@ ngx_http_woportal_list_query(ngx_http_request_t *r,
     q->per_page = NGX_HTTP_WOPORTAL_PER_PAGE;
     q->status = -1;
 
-    if (ngx_array_init(&q->namespaces, r->pool, 2, sizeof(ngx_str_t))
+    if (ngx_array_init(&q->namespaces, pool, 2, sizeof(ngx_str_t))
         != NGX_OK
-        || ngx_array_init(&q->ids, r->pool, 2, NGX_HTTP_WOPORTAL_ID_LEN / 2)
+        || ngx_array_init(&q->ids, pool, 2, NGX_HTTP_WOPORTAL_ID_LEN / 2)
            != NGX_OK
-        || ngx_array_init(&err->details, r->pool, 2,
+        || ngx_array_init(&err->details, pool, 2,
                           sizeof(ngx_http_woportal_detail_t))
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    p = r->args.data;
-    last = p + r->args.len;
+    p = args->data;
+    last = p + args->len;
 
     for ( /* void */ ; p < last; p = end + 1) {
 
@@ -345,8 +322,7 @@ ngx_http_woportal_list_query(ngx_http_request_t *r,
 
         /* a name that does not decode is no parameter of ours */
 
-        if (ngx_http_woportal_unescape(r->pool, p, (eq ? eq : end) - p,
-                                       &name)
+        if (ngx_http_woportal_unescape(pool, p, (eq ? eq : end) - p, &name)
             != NGX_OK)
         {
             continue;
@@ -361,7 +337,7 @@ ngx_http_woportal_list_query(ngx_http_request_t *r,
         if (eq == NULL) {
             ngx_str_set(&value, "");
 
-        } else if (ngx_http_woportal_unescape(r->pool, eq + 1, end - eq - 1,
+        } else if (ngx_http_woportal_unescape(pool, eq + 1, end - eq - 1,
                                               &value)
                    != NGX_OK)
         {
@@ -376,9 +352,7 @@ ngx_http_woportal_list_query(ngx_http_request_t *r,
             continue;
         }
 
-        if (ngx_http_woportal_list_param(r, q, param, &value, err)
-            != NGX_OK)
-        {
+        if (ngx_http_woportal_list_param(q, param, &value, err) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -406,9 +380,8 @@ ngx_http_woportal_list_query(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_woportal_list_param(ngx_http_request_t *r,
-    ngx_http_woportal_query_t *q, ngx_uint_t param, ngx_str_t *value,
-    ngx_http_woportal_error_t *err)
+ngx_http_woportal_list_param(ngx_http_woportal_query_t *q, ngx_uint_t param,
+    ngx_str_t *value, ngx_http_woportal_error_t *err)
 {
     u_char      *id;
     ngx_str_t   *ns;
