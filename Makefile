@@ -17,7 +17,7 @@ NGINX           = $(NGINX_BUILD)/nginx-$(NGINX_VERSION)/objs/nginx
 DYNAMIC_BUILD   = build/dynamic
 DYNAMIC_MODULE  = $(DYNAMIC_BUILD)/ngx_http_woportal_module.so
 
-SOURCES = config ngx_http_woportal_module.c $(wildcard src/*.c src/*.h)
+SOURCES = config ngx_http_woportal_module.c $(wildcard src/*.c src/*.h sql/*/*.sql)
 
 export PORT MEMCACHED_PORT MEMCACHED_MB API_KEY
 

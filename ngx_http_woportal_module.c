@@ -16,13 +16,15 @@ static void *ngx_http_woportal_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_http_woportal_store_t *ngx_http_woportal_add_store(ngx_conf_t *cf,
-    ngx_str_t *config, ngx_msec_t timeout);
+    ngx_array_t *all, ngx_str_t *config, ngx_msec_t timeout);
 static char *ngx_http_woportal(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_woportal_thread_pool(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_woportal_persist(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_woportal_check_prefix(ngx_conf_t *cf, void *post,
@@ -82,6 +84,20 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, index_shards),
       &ngx_http_woportal_shards_post },
+
+    { ngx_string("woportal_persist"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_woportal_persist,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("woportal_persist_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, persist_timeout),
+      NULL },
 
     { ngx_string("woportal_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -158,7 +174,10 @@ ngx_http_woportal_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&wmcf->stores, cf->pool, 2,
                        sizeof(ngx_http_woportal_store_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&wmcf->dbs, cf->pool, 1,
+                          sizeof(ngx_http_woportal_db_t *))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -186,6 +205,8 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
      *     conf->memcached = { 0, NULL };
      *     conf->key_prefix = { 0, NULL };
  *     conf->index_keys = NULL;
+ *     conf->persist = { 0, NULL };
+ *     conf->db = NULL;
      *     conf->thread_pool = NULL;
      *     conf->store = NULL;
      *     conf->api_key_header = { 0, NULL };
@@ -193,6 +214,7 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
 
     conf->memcached_timeout = NGX_CONF_UNSET_MSEC;
     conf->index_shards = NGX_CONF_UNSET_UINT;
+    conf->persist_timeout = NGX_CONF_UNSET_MSEC;
     conf->api_keys = NGX_CONF_UNSET_PTR;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
 
@@ -206,6 +228,8 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_woportal_loc_conf_t *prev = parent;
     ngx_http_woportal_loc_conf_t *conf = child;
 
+    ngx_http_woportal_main_conf_t  *wmcf;
+
     ngx_conf_merge_str_value(conf->memcached, prev->memcached, "");
     ngx_conf_merge_msec_value(conf->memcached_timeout,
                               prev->memcached_timeout, 500);
@@ -213,6 +237,13 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "woportal:");
     ngx_conf_merge_uint_value(conf->index_shards, prev->index_shards,
                               NGX_HTTP_WOPORTAL_INDEX_SHARDS);
+
+    if (conf->persist.data == NULL) {
+        conf->persist = prev->persist;
+    }
+
+    ngx_conf_merge_msec_value(conf->persist_timeout, prev->persist_timeout,
+                              2000);
     if (conf->thread_pool == NULL) {
         conf->thread_pool = prev->thread_pool;
     }
@@ -262,10 +293,22 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
-    conf->store = ngx_http_woportal_add_store(cf, &conf->memcached,
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
+
+    conf->store = ngx_http_woportal_add_store(cf, &wmcf->stores,
+                                              &conf->memcached,
                                               conf->memcached_timeout);
     if (conf->store == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    if (conf->persist.len) {
+        conf->db = ngx_http_woportal_add_store(cf, &wmcf->dbs,
+                                               &conf->persist,
+                                               conf->persist_timeout);
+        if (conf->db == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (ngx_http_woportal_index_keys(cf, conf) != NGX_OK) {
@@ -284,18 +327,15 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 static ngx_http_woportal_store_t *
-ngx_http_woportal_add_store(ngx_conf_t *cf, ngx_str_t *config,
-    ngx_msec_t timeout)
+ngx_http_woportal_add_store(ngx_conf_t *cf, ngx_array_t *all,
+    ngx_str_t *config, ngx_msec_t timeout)
 {
-    ngx_uint_t                       i;
-    ngx_http_woportal_store_t       *store, **stores;
-    ngx_http_woportal_main_conf_t   *wmcf;
+    ngx_uint_t                  i;
+    ngx_http_woportal_store_t  *store, **stores;
 
-    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
+    stores = all->elts;
 
-    stores = wmcf->stores.elts;
-
-    for (i = 0; i < wmcf->stores.nelts; i++) {
+    for (i = 0; i < all->nelts; i++) {
         if (stores[i]->timeout == timeout
             && stores[i]->config.len == config->len
             && ngx_strncmp(stores[i]->config.data, config->data,
@@ -311,12 +351,12 @@ ngx_http_woportal_add_store(ngx_conf_t *cf, ngx_str_t *config,
         return NULL;
     }
 
-    stores = ngx_array_push(&wmcf->stores);
+    stores = ngx_array_push(all);
     if (stores == NULL) {
         return NULL;
     }
 
-    /* libmemcached wants a NUL-terminated configuration string */
+    /* libmemcached and SQLite want NUL-terminated strings */
     store->config.data = ngx_pnalloc(cf->pool, config->len + 1);
     if (store->config.data == NULL) {
         return NULL;
@@ -327,7 +367,7 @@ ngx_http_woportal_add_store(ngx_conf_t *cf, ngx_str_t *config,
     store->config.len = config->len;
 
     store->timeout = timeout;
-    store->index = wmcf->stores.nelts - 1;
+    store->index = all->nelts - 1;
 
     *stores = store;
 
@@ -429,6 +469,84 @@ ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * woportal_persist off | sqlite:<path>: the file's directory must exist;
+ * a relative path is taken from nginx's prefix.
+ */
+
+static char *
+ngx_http_woportal_persist(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_woportal_loc_conf_t *wlcf = conf;
+
+    u_char           *p;
+    ngx_str_t        *value, path, dir;
+    ngx_file_info_t   fi;
+
+    if (wlcf->persist.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(&wlcf->persist, "");
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[1].data, "sqlite:", 7) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\" directive: "
+                           "\"off\" or \"sqlite:<path>\" expected",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    path.data = value[1].data + 7;
+    path.len = value[1].len - 7;
+
+    if (path.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no file in \"%V\" of \"%V\" directive",
+                           &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the database is made on first use: its directory must be there */
+
+    dir = path;
+
+    for (p = dir.data + dir.len; p > dir.data && p[-1] != '/'; p--) {
+        /* void */
+    }
+
+    dir.len = (p > dir.data + 1) ? (size_t) (p - 1 - dir.data) : 1;
+
+    dir.data = ngx_pnalloc(cf->temp_pool, dir.len + 1);
+    if (dir.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(dir.data, path.data, dir.len + 1);
+
+    if (ngx_file_info(dir.data, &fi) == NGX_FILE_ERROR || !ngx_is_dir(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "the directory \"%V\" of \"%V\" in \"%V\" "
+                           "directive cannot be used", &dir, &value[1],
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->persist = path;
+
+    return NGX_CONF_OK;
+}
+
+
 /* nginx's own bounds check would not name the directive */
 
 static char *
@@ -509,7 +627,11 @@ ngx_http_woportal_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_woportal_store_init(cycle);
+    if (ngx_http_woportal_store_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_woportal_db_init(cycle);
 }
 
 
@@ -517,4 +639,5 @@ static void
 ngx_http_woportal_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_woportal_store_exit(cycle);
+    ngx_http_woportal_db_exit(cycle);
 }

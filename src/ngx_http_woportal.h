@@ -258,8 +258,30 @@ typedef struct {
 } ngx_http_woportal_store_t;
 
 
+/*
+ * One persistence database, its connections in the pool threads: config
+ * is the SQLite file, timeout how long a lock is waited for.
+ */
+typedef ngx_http_woportal_store_t  ngx_http_woportal_db_t;
+
+
+/* a change for the database, made with a store call (persist.c) */
+typedef struct {
+    ngx_http_woportal_db_t      *db;
+    ngx_str_t                    prefix;
+    u_char                      *id;
+    ngx_http_woportal_entry_t   *entry;     /* put; NULL: delete */
+    ngx_str_t                    doc;       /* put: the stored JSON */
+    unsigned                     create:1;  /* put: a new entry */
+} ngx_http_woportal_persist_t;
+
+
+typedef ngx_int_t (*ngx_http_woportal_scan_pt)(void *data, ngx_str_t *doc);
+
+
 typedef struct {
     ngx_array_t                  stores;    /* of store_t * */
+    ngx_array_t                  dbs;       /* of db_t * */
 } ngx_http_woportal_main_conf_t;
 
 
@@ -272,9 +294,13 @@ typedef struct {
     ngx_msec_t                   memcached_timeout;
     ngx_str_t                    key_prefix;
     ngx_uint_t                   index_shards;
-    ngx_str_t                   *index_keys; /* <prefix>idx:<n> */
+    ngx_str_t                   *index_keys; /* <prefix>idx:<n>, then
+                                                idx:gen and idx:lock */
     ngx_thread_pool_t           *thread_pool;
     ngx_http_woportal_store_t   *store;
+    ngx_str_t                    persist;   /* the SQLite file; "": off */
+    ngx_http_woportal_db_t      *db;        /* NULL: no persistence */
+    ngx_msec_t                   persist_timeout;
 
     ngx_array_t                 *api_keys;  /* of ngx_str_t */
     ngx_str_t                    api_key_header;
@@ -325,6 +351,9 @@ struct ngx_http_woportal_call_s {
     ngx_http_woportal_run_pt       run;       /* run */
     void                          *data;      /* run */
 
+    /* in: the change's SQL side; get: where a miss is read through */
+    ngx_http_woportal_persist_t   *persist;
+
     /*
      * in (add, cas, delete): the index record the write appends to the
      * index shard index_key once it succeeded; no record, no append.
@@ -359,6 +388,7 @@ typedef struct {
     ngx_http_woportal_entry_t     entry;
     ngx_http_woportal_entry_t     patch;     /* what an update sends */
     ngx_http_woportal_call_t      call;
+    ngx_http_woportal_persist_t   persist;
     ngx_str_t                     json;      /* the response body */
     ngx_str_t                     location;  /* Location of a 201 */
     ngx_str_t                     allow;     /* Allow of 405 and OPTIONS */
@@ -483,8 +513,28 @@ ngx_int_t ngx_http_woportal_store_mget(ngx_http_woportal_mc_t *mc,
     void *data, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc,
     ngx_str_t *key, ngx_str_t *record, ngx_log_t *log);
+ngx_int_t ngx_http_woportal_store_put(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *key, ngx_str_t *value, uint32_t flags, ngx_uint_t add,
+    time_t exptime, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc,
     ngx_str_t *key, ngx_str_t *value, uint64_t cas, ngx_log_t *log);
+
+/* persist.c: in pool threads, but for init and exit */
+ngx_int_t ngx_http_woportal_db_init(ngx_cycle_t *cycle);
+void ngx_http_woportal_db_exit(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_woportal_db_begin(ngx_http_woportal_db_t *db,
+    ngx_log_t *log);
+ngx_int_t ngx_http_woportal_db_end(ngx_http_woportal_db_t *db,
+    ngx_uint_t commit, ngx_log_t *log);
+ngx_int_t ngx_http_woportal_db_put(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_persist_t *p, ngx_log_t *log);
+ngx_int_t ngx_http_woportal_db_delete(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_persist_t *p, ngx_log_t *log);
+ngx_int_t ngx_http_woportal_db_load(ngx_http_woportal_db_t *db,
+    ngx_str_t *prefix, u_char *id, ngx_str_t *doc, ngx_log_t *log);
+ngx_int_t ngx_http_woportal_db_scan(ngx_http_woportal_db_t *db,
+    ngx_str_t *prefix, ngx_http_woportal_scan_pt handler, void *data,
+    ngx_log_t *log);
 
 /* response.c */
 ngx_http_woportal_ctx_t *ngx_http_woportal_get_ctx(ngx_http_request_t *r);

@@ -290,6 +290,25 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
     p = ngx_cpymem(p, ctx->route.id.data, NGX_HTTP_WOPORTAL_ID_LEN);
     call->key.len = p - call->key.data;
 
+    call->persist = NULL;
+
+    /* the SQL side of the call; a "gone" marker is memcached's only */
+
+    if (wlcf->db
+        && !(op == NGX_HTTP_WOPORTAL_STORE_CAS
+             && call->flags == NGX_HTTP_WOPORTAL_FORMAT_GONE))
+    {
+        ctx->persist.db = wlcf->db;
+        ctx->persist.prefix = wlcf->key_prefix;
+        ctx->persist.id = ctx->route.id.data;
+        ctx->persist.entry = (op == NGX_HTTP_WOPORTAL_STORE_DELETE)
+                             ? NULL : &ctx->entry;
+        ctx->persist.doc = call->value;
+        ctx->persist.create = (op == NGX_HTTP_WOPORTAL_STORE_ADD);
+
+        call->persist = &ctx->persist;
+    }
+
     return ngx_http_woportal_store_post(call, wlcf->thread_pool);
 }
 

@@ -74,24 +74,31 @@ ngx_http_woportal_index_keys(ngx_conf_t *cf,
     size_t       len;
     ngx_uint_t   n;
 
-    wlcf->index_keys = ngx_palloc(cf->pool,
-                                  wlcf->index_shards * sizeof(ngx_str_t));
+    wlcf->index_keys = ngx_palloc(cf->pool, (wlcf->index_shards + 2)
+                                            * sizeof(ngx_str_t));
     if (wlcf->index_keys == NULL) {
         return NGX_ERROR;
     }
 
-    len = wlcf->key_prefix.len + sizeof("idx:") - 1 + NGX_INT_T_LEN;
+    len = wlcf->key_prefix.len + sizeof("idx:lock") - 1 + NGX_INT_T_LEN;
 
-    for (n = 0; n < wlcf->index_shards; n++) {
+    for (n = 0; n < wlcf->index_shards + 2; n++) {
         p = ngx_pnalloc(cf->pool, len);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
         wlcf->index_keys[n].data = p;
-        wlcf->index_keys[n].len = ngx_sprintf(p, "%Vidx:%ui",
-                                              &wlcf->key_prefix, n)
-                                  - p;
+
+        if (n < wlcf->index_shards) {
+            p = ngx_sprintf(p, "%Vidx:%ui", &wlcf->key_prefix, n);
+
+        } else {
+            p = ngx_sprintf(p, "%Vidx:%s", &wlcf->key_prefix,
+                            n == wlcf->index_shards ? "gen" : "lock");
+        }
+
+        wlcf->index_keys[n].len = p - wlcf->index_keys[n].data;
     }
 
     return NGX_OK;

@@ -99,6 +99,11 @@ typedef struct {
     ngx_uint_t                    nserved;
     ngx_uint_t                    ghosts;
     ngx_array_t                   mends;        /* of mend_t */
+    ngx_uint_t                    gen;          /* idx:gen was found */
+    ngx_str_t                    *rebuilt;      /* records, by shard */
+    size_t                       *rebuilt_cap;
+    ngx_pool_t                   *scratch;
+    ngx_uint_t                    nrebuilt;
     ngx_str_t                     json;
 } ngx_http_woportal_list_t;
 
@@ -137,7 +142,15 @@ static ngx_int_t ngx_http_woportal_list_page(ngx_http_woportal_list_t *l,
 static ngx_int_t ngx_http_woportal_list_item(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 static ngx_int_t ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_item_t *it);
+    ngx_http_woportal_item_t *it, ngx_http_woportal_mc_t *mc,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc);
+static ngx_int_t ngx_http_woportal_list_found(void *data, u_char *key,
+    size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 static ngx_int_t ngx_http_woportal_list_mend(ngx_http_woportal_list_t *l,
     ngx_http_woportal_entry_t *e, u_char *id);
 static void ngx_http_woportal_list_mended(ngx_http_woportal_list_t *l,
@@ -724,19 +737,15 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
         return NGX_ERROR;
     }
 
-    l->shards = ngx_pcalloc(l->pool, wlcf->index_shards
-                                     * sizeof(ngx_http_woportal_shard_t));
+    l->shards = ngx_palloc(l->pool, wlcf->index_shards
+                                    * sizeof(ngx_http_woportal_shard_t));
     if (l->shards == NULL) {
         return NGX_ERROR;
     }
 
     /* 1: every shard of the index */
 
-    if (ngx_http_woportal_store_mget(mc, wlcf->index_keys,
-                                     wlcf->index_shards,
-                                     ngx_http_woportal_list_shard, l, log)
-        != NGX_OK)
-    {
+    if (ngx_http_woportal_list_index(l, mc, log) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -846,6 +855,242 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
 }
 
 
+/*
+ * Reads every shard.  With persistence, idx:gen is read with them: it is
+ * set once the index holds every entry of the database, and it vanishes
+ * with the rest when memcached loses its data (a restart, flush_all).
+ * Then the index is rebuilt from the database first, by one list of one
+ * worker at a time (idx:lock); the others wait for it.
+ */
+
+static ngx_int_t
+ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log)
+{
+    ngx_uint_t                     n, attempt;
+    ngx_http_woportal_loc_conf_t  *wlcf;
+
+    wlcf = l->wlcf;
+    n = wlcf->index_shards + (wlcf->db ? 1 : 0);
+
+    for (attempt = 0; /* void */; attempt++) {
+        ngx_memzero(l->shards,
+                    wlcf->index_shards * sizeof(ngx_http_woportal_shard_t));
+        l->gen = 0;
+
+        if (ngx_http_woportal_store_mget(mc, wlcf->index_keys, n,
+                                         ngx_http_woportal_list_shard, l,
+                                         log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (wlcf->db == NULL || l->gen || attempt == 1) {
+            return NGX_OK;
+        }
+
+        if (ngx_http_woportal_list_rebuild(l, mc, log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      one, *gen, *lock;
+    ngx_uint_t                     i, s, found;
+    ngx_http_woportal_loc_conf_t  *wlcf;
+
+    wlcf = l->wlcf;
+    gen = &wlcf->index_keys[wlcf->index_shards];
+    lock = &wlcf->index_keys[wlcf->index_shards + 1];
+
+    ngx_str_set(&one, "1");
+
+    /* the lock expires should its holder die */
+
+    rc = ngx_http_woportal_store_put(mc, lock, &one, 0, 1, 60, log);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        /* another list rebuilds it: wait up to 10 s, then go on */
+
+        for (i = 0; i < 200; i++) {
+            ngx_msleep(50);
+
+            found = 0;
+
+            if (ngx_http_woportal_store_mget(mc, gen, 1,
+                                             ngx_http_woportal_list_found,
+                                             &found, log)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            if (found) {
+                break;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "woportal: the list index of \"%V\" is not complete in "
+                  "memcached: rebuilding it from the database",
+                  &wlcf->key_prefix);
+
+    l->rebuilt = ngx_pcalloc(l->pool, wlcf->index_shards
+                                      * (sizeof(ngx_str_t) + sizeof(size_t)));
+    l->scratch = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+
+    if (l->rebuilt == NULL || l->scratch == NULL) {
+        goto failed;
+    }
+
+    l->rebuilt_cap = (size_t *) (l->rebuilt + wlcf->index_shards);
+
+    /* appended, never set: the records written meanwhile stay */
+
+    if (ngx_http_woportal_db_scan(wlcf->db, &wlcf->key_prefix,
+                                  ngx_http_woportal_list_rebuilt, l, log)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    for (s = 0; s < wlcf->index_shards; s++) {
+        if (l->rebuilt[s].len
+            && ngx_http_woportal_store_append(mc, &wlcf->index_keys[s],
+                                              &l->rebuilt[s], log)
+               != NGX_OK)
+        {
+            goto failed;
+        }
+    }
+
+    if (ngx_http_woportal_store_put(mc, gen, &one, 0, 0, 0, log) != NGX_OK) {
+        goto failed;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "woportal: the list index of \"%V\" was rebuilt with "
+                  "%ui entries", &wlcf->key_prefix, l->nrebuilt);
+
+    rc = NGX_OK;
+
+    goto done;
+
+failed:
+
+    rc = NGX_ERROR;
+
+done:
+
+    (void) ngx_http_woportal_store_put(mc, lock, NULL, 0, 0, 0, log);
+
+    if (l->scratch) {
+        ngx_destroy_pool(l->scratch);
+        l->scratch = NULL;
+    }
+
+    for (s = 0; l->rebuilt && s < wlcf->index_shards; s++) {
+        if (l->rebuilt[s].data) {
+            ngx_free(l->rebuilt[s].data);
+        }
+    }
+
+    l->rebuilt = NULL;
+
+    return rc;
+}
+
+
+/* an entry of the database: its record goes to its shard's records */
+
+static ngx_int_t
+ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc)
+{
+    ngx_http_woportal_list_t *l = data;
+
+    u_char                     *p;
+    size_t                      cap;
+    ngx_str_t                   record, *buf;
+    ngx_uint_t                  shard;
+    ngx_http_woportal_entry_t   e;
+    ngx_http_woportal_error_t   err;
+
+    ngx_reset_pool(l->scratch);
+
+    ngx_str_set(&err.message, "it cannot be indexed");
+
+    if (ngx_http_woportal_entry_init(l->scratch, &e) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_woportal_decode(l->scratch, doc, NGX_HTTP_WOPORTAL_DOC_STORED,
+                                 &e, &err)
+        != NGX_OK
+        || ngx_http_woportal_index_record(l->scratch, &e, e.id, &record)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, l->pool->log, 0,
+                      "woportal: an entry of the database is corrupt: %V",
+                      &err.message);
+        return NGX_OK;
+    }
+
+    shard = ngx_http_woportal_index_shard(e.id, l->wlcf->index_shards);
+    buf = &l->rebuilt[shard];
+    cap = l->rebuilt_cap[shard];
+
+    if (buf->len + record.len > cap) {
+        cap = ngx_max(2 * cap, buf->len + record.len + 4096);
+
+        p = ngx_alloc(cap, l->pool->log);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, buf->data, buf->len);
+
+        if (buf->data) {
+            ngx_free(buf->data);
+        }
+
+        buf->data = p;
+        l->rebuilt_cap[shard] = cap;
+    }
+
+    ngx_memcpy(buf->data + buf->len, record.data, record.len);
+    buf->len += record.len;
+    l->nrebuilt++;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_list_found(void *data, u_char *key, size_t key_len,
+    u_char *value, size_t len, uint32_t flags, uint64_t cas)
+{
+    ngx_uint_t *found = data;
+
+    *found = 1;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_woportal_list_shard(void *data, u_char *key, size_t key_len,
     u_char *value, size_t len, uint32_t flags, uint64_t cas)
@@ -858,6 +1103,15 @@ ngx_http_woportal_list_shard(void *data, u_char *key, size_t key_len,
     ngx_http_woportal_loc_conf_t  *wlcf;
 
     wlcf = l->wlcf;
+
+    if (key_len == wlcf->index_keys[wlcf->index_shards].len
+        && ngx_strncmp(key, wlcf->index_keys[wlcf->index_shards].data,
+                       key_len)
+           == 0)
+    {
+        l->gen = 1;
+        return NGX_OK;
+    }
 
     /* "<prefix>idx:<n>" */
 
@@ -1219,7 +1473,7 @@ ngx_http_woportal_list_page(ngx_http_woportal_list_t *l,
         }
 
         for (i = 0; i < m; i++) {
-            rc = ngx_http_woportal_list_entry(l, &l->items[i]);
+            rc = ngx_http_woportal_list_entry(l, &l->items[i], mc, log);
             if (rc != NGX_OK) {
                 return rc;
             }
@@ -1281,14 +1535,43 @@ ngx_http_woportal_list_item(void *data, u_char *key, size_t key_len,
 
 static ngx_int_t
 ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_item_t *it)
+    ngx_http_woportal_item_t *it, ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
     u_char                      id[NGX_HTTP_WOPORTAL_ID_LEN];
     ngx_int_t                   rc;
+    ngx_str_t                   doc;
     ngx_http_woportal_entry_t   e;
     ngx_http_woportal_error_t   err;
 
     (void) ngx_hex_dump(id, it->rec->id, sizeof(it->rec->id));
+
+    if (!it->found && l->wlcf->db) {
+        /* evicted: read through to the database, and put it back */
+
+        rc = ngx_http_woportal_db_load(l->wlcf->db, &l->wlcf->key_prefix, id,
+                                       &doc, log);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            it->value.data = ngx_pnalloc(l->pool, doc.len ? doc.len : 1);
+
+            if (it->value.data == NULL) {
+                ngx_free(doc.data);
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(it->value.data, doc.data, doc.len);
+            it->value.len = doc.len;
+            it->found = 1;
+            ngx_free(doc.data);
+
+            (void) ngx_http_woportal_store_put(mc, &it->key, &it->value,
+                                               NGX_HTTP_WOPORTAL_FORMAT_JSON,
+                                               1, 0, log);
+        }
+    }
 
     if (!it->found || it->gone) {
         /* evicted, or being deleted: its deletion goes to the index */

@@ -38,6 +38,12 @@ static memcached_st *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
 static void ngx_http_woportal_store_index(memcached_st *mc,
     ngx_http_woportal_call_t *call, ngx_log_t *log);
+static memcached_return_t ngx_http_woportal_store_write(memcached_st *mc,
+    ngx_http_woportal_call_t *call);
+static void ngx_http_woportal_store_persisted(memcached_st *mc,
+    ngx_http_woportal_call_t *call, ngx_log_t *log);
+static memcached_return_t ngx_http_woportal_store_read_through(
+    memcached_st *mc, ngx_http_woportal_call_t *call, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_store_compact(memcached_st *mc,
     ngx_str_t *key, ngx_str_t *record, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_store_value(void *data, u_char *key,
@@ -242,28 +248,25 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
 
     case NGX_HTTP_WOPORTAL_STORE_GET:
         rc = ngx_http_woportal_store_gets(mc, call);
+
+        if (rc == MEMCACHED_NOTFOUND && call->persist) {
+            rc = ngx_http_woportal_store_read_through(mc, call, log);
+        }
+
         break;
 
-    case NGX_HTTP_WOPORTAL_STORE_ADD:
-        rc = memcached_add(mc, (char *) call->key.data, call->key.len,
-                           (char *) call->value.data, call->value.len,
-                           (time_t) 0, call->flags);
-        break;
-
-    case NGX_HTTP_WOPORTAL_STORE_CAS:
-        rc = memcached_cas(mc, (char *) call->key.data, call->key.len,
-                           (char *) call->value.data, call->value.len,
-                           (time_t) 0, call->flags, call->cas);
-        break;
-
-    case NGX_HTTP_WOPORTAL_STORE_DELETE:
-        rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
-                              (time_t) 0);
-        break;
-
-    default: /* NGX_HTTP_WOPORTAL_STORE_RUN */
+    case NGX_HTTP_WOPORTAL_STORE_RUN:
         call->run_rc = call->run(call, mc, log);
         return;
+
+    default:
+        if (call->persist) {
+            ngx_http_woportal_store_persisted(mc, call, log);
+            return;
+        }
+
+        rc = ngx_http_woportal_store_write(mc, call);
+        break;
     }
 
     call->rc = rc;
@@ -275,6 +278,167 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
     {
         ngx_http_woportal_store_index(mc, call, log);
     }
+}
+
+
+/* add, cas or delete */
+
+static memcached_return_t
+ngx_http_woportal_store_write(memcached_st *mc, ngx_http_woportal_call_t *call)
+{
+    switch (call->op) {
+
+    case NGX_HTTP_WOPORTAL_STORE_ADD:
+        return memcached_add(mc, (char *) call->key.data, call->key.len,
+                             (char *) call->value.data, call->value.len,
+                             (time_t) 0, call->flags);
+
+    case NGX_HTTP_WOPORTAL_STORE_CAS:
+        return memcached_cas(mc, (char *) call->key.data, call->key.len,
+                             (char *) call->value.data, call->value.len,
+                             (time_t) 0, call->flags, call->cas);
+
+    default: /* NGX_HTTP_WOPORTAL_STORE_DELETE */
+        return memcached_delete(mc, (char *) call->key.data, call->key.len,
+                                (time_t) 0);
+    }
+}
+
+
+/*
+ * A write with persistence: one SQL transaction around the memcached
+ * write (persist.c), committed once memcached and the index hold the
+ * change.  When the commit itself fails, a new entry is taken back from
+ * memcached; a deletion stays undone in SQL, where a read finds the entry
+ * again; a change stays in memcached only, and that is logged.
+ */
+
+static void
+ngx_http_woportal_store_persisted(memcached_st *mc,
+    ngx_http_woportal_call_t *call, ngx_log_t *log)
+{
+    ngx_int_t                     prc;
+    memcached_return_t            rc;
+    ngx_http_woportal_db_t       *db;
+    ngx_http_woportal_persist_t  *p;
+
+    p = call->persist;
+    db = p->db;
+
+    call->rc = MEMCACHED_FAILURE;
+    call->rc_text = "the database failed";
+
+    if (ngx_http_woportal_db_begin(db, log) != NGX_OK) {
+        return;
+    }
+
+    prc = (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE)
+          ? ngx_http_woportal_db_delete(db, p, log)
+          : ngx_http_woportal_db_put(db, p, log);
+
+    if (prc == NGX_ERROR) {
+        (void) ngx_http_woportal_db_end(db, 0, log);
+        return;
+    }
+
+    if (prc == NGX_BUSY) {
+        /* the database has the id (a create) or a newer version */
+        (void) ngx_http_woportal_db_end(db, 0, log);
+        call->rc = (call->op == NGX_HTTP_WOPORTAL_STORE_ADD)
+                   ? MEMCACHED_NOTSTORED : MEMCACHED_DATA_EXISTS;
+        call->rc_text = memcached_strerror(mc, call->rc);
+        return;
+    }
+
+    rc = ngx_http_woportal_store_write(mc, call);
+
+    if (rc == MEMCACHED_NOTFOUND
+        && call->op == NGX_HTTP_WOPORTAL_STORE_DELETE && prc == NGX_OK)
+    {
+        /* the entry was in the database only */
+        rc = MEMCACHED_SUCCESS;
+    }
+
+    call->rc = rc;
+    call->rc_text = memcached_strerror(mc, rc);
+
+    if (rc == MEMCACHED_SUCCESS
+        && call->op != NGX_HTTP_WOPORTAL_STORE_DELETE
+        && call->record.len)
+    {
+        ngx_http_woportal_store_index(mc, call, log);
+    }
+
+    if (call->rc != MEMCACHED_SUCCESS) {
+        (void) ngx_http_woportal_db_end(db, 0, log);
+        return;
+    }
+
+    if (ngx_http_woportal_db_end(db, 1, log) != NGX_OK) {
+        call->rc = MEMCACHED_FAILURE;
+        call->rc_text = "the database could not commit";
+
+        if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
+            (void) memcached_delete(mc, (char *) call->key.data,
+                                    call->key.len, (time_t) 0);
+
+        } else if (call->op == NGX_HTTP_WOPORTAL_STORE_CAS) {
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "woportal: memcached holds a change of \"%V\" "
+                          "that the database could not commit",
+                          &call->key);
+        }
+
+        return;
+    }
+
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE && call->record.len) {
+        /* after the commit: a deletion undone must not be unlisted */
+        ngx_http_woportal_store_index(mc, call, log);
+    }
+}
+
+
+/*
+ * A get that missed: the entry is read from the database and put back
+ * into memcached (with add: a write in between wins), then got again for
+ * its CAS.
+ */
+
+static memcached_return_t
+ngx_http_woportal_store_read_through(memcached_st *mc,
+    ngx_http_woportal_call_t *call, ngx_log_t *log)
+{
+    ngx_int_t                     prc;
+    ngx_str_t                     doc;
+    memcached_return_t            rc;
+    ngx_http_woportal_persist_t  *p;
+
+    p = call->persist;
+
+    prc = ngx_http_woportal_db_load(p->db, &p->prefix, p->id, &doc, log);
+
+    if (prc == NGX_DECLINED) {
+        return MEMCACHED_NOTFOUND;
+    }
+
+    if (prc != NGX_OK) {
+        return MEMCACHED_FAILURE;
+    }
+
+    rc = memcached_add(mc, (char *) call->key.data, call->key.len,
+                       (char *) doc.data, doc.len, (time_t) 0,
+                       NGX_HTTP_WOPORTAL_FORMAT_JSON);
+
+    free(doc.data);
+
+    if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTSTORED
+        && rc != MEMCACHED_DATA_EXISTS)
+    {
+        return rc;
+    }
+
+    return ngx_http_woportal_store_gets(mc, call);
 }
 
 
@@ -462,6 +626,50 @@ ngx_http_woportal_store_value(void *data, u_char *key, size_t key_len,
     v->found = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * Runs in a pool thread: writes a value with "add" (NGX_DECLINED when the
+ * key is taken) or "set", with item flags, expiring after exptime seconds
+ * (0: never), or deletes it (value NULL).
+ */
+
+ngx_int_t
+ngx_http_woportal_store_put(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
+    ngx_str_t *value, uint32_t flags, ngx_uint_t add, time_t exptime,
+    ngx_log_t *log)
+{
+    memcached_return_t  rc;
+
+    if (value == NULL) {
+        rc = memcached_delete(mc, (char *) key->data, key->len, (time_t) 0);
+
+    } else if (add) {
+        rc = memcached_add(mc, (char *) key->data, key->len,
+                           (char *) value->data, value->len, exptime, flags);
+
+    } else {
+        rc = memcached_set(mc, (char *) key->data, key->len,
+                           (char *) value->data, value->len, exptime, flags);
+    }
+
+    switch (rc) {
+
+    case MEMCACHED_SUCCESS:
+        return NGX_OK;
+
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+    case MEMCACHED_NOTFOUND:
+        return NGX_DECLINED;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: memcached write of \"%V\" failed: %s",
+                      key, memcached_strerror(mc, rc));
+        return NGX_ERROR;
+    }
 }
 
 

@@ -20,7 +20,8 @@ if [ ! -f "$ngx/conf_flags" ]; then
 fi
 
 stamp=$build/.configured
-if [ ! -f "$build/Makefile" ] || [ "$top/config" -nt "$stamp" ]; then
+if [ ! -f "$build/Makefile" ] || [ "$top/config" -nt "$stamp" ] \
+        || [ -n "$(find "$top/sql" -name '*.sql' -newer "$stamp")" ]; then
     (
         cd "$ngx"
         . ./conf_flags
