@@ -107,6 +107,8 @@ static ngx_http_woportal_sqlite_t *ngx_http_woportal_db_conn(
     ngx_http_woportal_db_t *db, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_db_open(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, ngx_log_t *log);
+static int ngx_http_woportal_db_row(void *data, int n, char **values,
+    char **names);
 static void ngx_http_woportal_db_close(ngx_http_woportal_sqlite_t *c);
 static ngx_int_t ngx_http_woportal_db_step(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, sqlite3_stmt *stmt, ngx_log_t *log);
@@ -533,9 +535,11 @@ static ngx_int_t
 ngx_http_woportal_db_open(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, ngx_log_t *log)
 {
-    int         rc;
+    int         rc, found;
     char       *err;
     ngx_uint_t  i;
+
+    found = 0;
 
     rc = sqlite3_open_v2((char *) db->config.data, &c->db,
                          SQLITE_OPEN_READWRITE|SQLITE_OPEN_CREATE
@@ -551,17 +555,35 @@ ngx_http_woportal_db_open(ngx_http_woportal_db_t *db,
 
     (void) sqlite3_busy_timeout(c->db, (int) db->timeout);
 
-    /* several workers share the file; a commit is on disk when it returns */
+    /*
+     * Several workers share the file; a commit is on disk when it returns.
+     * The schema is applied when it is not there yet: applying it writes,
+     * and a database locked by a writer must still be readable.
+     */
 
     err = NULL;
 
     if (sqlite3_exec(c->db, "PRAGMA journal_mode = WAL;"
                             "PRAGMA synchronous = FULL;", NULL, NULL, &err)
-        != SQLITE_OK
-        || sqlite3_exec(c->db, ngx_http_woportal_sqlite_schema, NULL, NULL,
-                        &err)
-           != SQLITE_OK)
+        == SQLITE_OK)
     {
+        (void) sqlite3_exec(c->db, "SELECT version FROM woportal_schema"
+                                   " WHERE version = 1",
+                            ngx_http_woportal_db_row, &found, NULL);
+
+        if (found) {
+            rc = SQLITE_OK;
+
+        } else {
+            rc = sqlite3_exec(c->db, ngx_http_woportal_sqlite_schema, NULL,
+                              NULL, &err);
+        }
+
+    } else {
+        rc = SQLITE_ERROR;
+    }
+
+    if (rc != SQLITE_OK) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "woportal: cannot set up the database \"%V\": %s",
                       &db->config, err ? err : "unknown error");
@@ -582,6 +604,19 @@ ngx_http_woportal_db_open(ngx_http_woportal_db_t *db,
     }
 
     return NGX_OK;
+}
+
+
+/* sqlite3_exec()'s callback: there is a row */
+
+static int
+ngx_http_woportal_db_row(void *data, int n, char **values, char **names)
+{
+    int *found = data;
+
+    *found = 1;
+
+    return 0;
 }
 
 

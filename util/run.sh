@@ -65,7 +65,13 @@ case $API_KEY in
         exit 2 ;;
 esac
 
-mkdir -p "$dir/logs" "$dir/temp"
+mkdir -p "$dir/logs" "$dir/temp" "$dir/data"
+
+# the SQLite database of conf/woportal.conf: nginx's workers run as nobody
+# when it is started as root
+if [ "$(id -u)" = 0 ]; then
+    chown nobody "$dir/data"
+fi
 
 if ! alive "$dir/memcached.pid" && ! listening "$MEMCACHED_PORT"; then
     # entries and the list index must fit: memcached evicts what does not

@@ -1,0 +1,380 @@
+use lib 't/inc';
+use Test::Nginx::Socket 'no_plan';
+use Woportal;
+no_shuffle();
+
+# Persistence to SQLite (woportal_persist sqlite:<path>; README
+# "Persistence"): every acknowledged change is in the database, so memcached
+# losing its data (flush_all here, as a restart would) loses nothing:
+# gets and list pages read through to the database, updates and status
+# changes go on from the stored version, a list rebuilds its index from the
+# database, a delete removes the row.  A database that stays locked is 503
+# store_unavailable and memcached is not changed either.  Bad
+# woportal_persist values fail nginx -t.
+#
+# Each block has its own key prefix and database file; entries are made in
+# --- init through the API (Woportal::http_request).
+
+use DBI ();
+use File::Temp ();
+use JSON::PP ();
+use POSIX ();
+use Time::HiRes ();
+
+our $DbDir = File::Temp::tempdir('t090-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+$ENV{TEST_NGINX_DB_DIR} = $DbDir;
+$ENV{TEST_NGINX_RUN_ID} //= $$ . '-' . time();
+
+our $Base = '/api/v1/workorder-portal';
+our $J = JSON::PP->new->utf8->canonical;
+our (%Id, %Served, $Prefix, $Db, @InitProblems, $CurBlock);
+
+sub location {
+    my ($n, $extra) = @_;
+    $extra //= '';
+    return <<"_EOC_";
+    location $Base {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:\$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_key_prefix t090-b$n-\$TEST_NGINX_RUN_ID:;
+        woportal_persist sqlite:\$TEST_NGINX_DB_DIR/b$n.db;
+$extra
+    }
+_EOC_
+}
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    my ($n) = $block->name =~ /TEST (\d+)/ or die "no block number\n";
+    $Prefix = "t090-b$n-$ENV{TEST_NGINX_RUN_ID}:";
+    $Db = "$DbDir/b$n.db";
+    %Id = %Served = ();
+    @InitProblems = ();
+    $CurBlock = $block;
+    $block->set_value(config => location($n, scalar $block->directives))
+        unless defined $block->config;
+    $block->set_value(more_headers => "X-API-Key: test-key\n")
+        unless defined $block->more_headers;
+    return $block;
+});
+
+# a write through the API; the entry it answers is kept under its label
+sub write_api {
+    my ($label, $method, $path, $body, $want) = @_;
+    $path =~ s/\{\{(\w+)\}\}/$Id{$1} \/\/ 'none'/ge;
+    my ($st, undef, $b) = Woportal::http_request($method, $path,
+                                                 defined $body ? $J->encode($body) : undef);
+    push @InitProblems, "$method $path ($label): $st $b" if $st ne $want;
+    my $doc = eval { $J->decode($b) };
+    if (ref $doc eq 'HASH' && ref $doc->{data} eq 'HASH') {
+        $Id{$label} = $doc->{data}{_id};
+        $Served{$label} = $doc->{data};
+    }
+    subst();
+}
+
+# "{{label}}" in the block's requests: the id of the entry of that label
+sub subst {
+    my $b = $CurBlock or return;
+    my $v = $b->request;
+    return unless defined $v;
+    my @items = ref $v eq 'ARRAY' ? @$v : ($v);
+    s/\{\{(\w+)\}\}/exists $Id{$1} ? $Id{$1} : "{{$1}}"/ge for @items;
+    $b->set_value(request => ref $v eq 'ARRAY' ? \@items : $items[0]);
+}
+
+sub mk {
+    my ($label, %fields) = @_;
+    write_api($label, POST => $Base,
+              {workorder => "wo-$label", client => "cl-$label", %fields}, 201);
+    Time::HiRes::sleep(0.003);
+}
+
+sub flush_memcached {
+    my $s = Woportal::mc();
+    print $s "flush_all\r\n";
+    my $reply = <$s>;
+    push @InitProblems, "flush_all: $reply" unless $reply =~ /^OK/;
+}
+
+sub db_rows {
+    my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
+                           {RaiseError => 1, PrintError => 0});
+    my $rows = $dbh->selectall_arrayref(
+        'SELECT id, version, status, doc FROM woportal_entries WHERE prefix = ?'
+        . ' ORDER BY id', undef, $Prefix);
+    $dbh->disconnect;
+    return $rows;
+}
+
+# a child holding the database's write lock for $secs seconds
+sub lock_db {
+    my $secs = shift;
+    my $flag = "$Db.locked";
+    unlink $flag;
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
+                               {RaiseError => 1, PrintError => 0});
+        $dbh->do('BEGIN EXCLUSIVE');
+        open my $out, '>', $flag;
+        close $out;
+        Time::HiRes::sleep($secs);
+        $dbh->do('ROLLBACK');
+        POSIX::_exit(0);
+    }
+    for (1 .. 200) {
+        last if -e $flag;
+        Time::HiRes::sleep(0.01);
+    }
+    push @InitProblems, 'the lock was not taken' unless -e $flag;
+    add_cleanup_handler(sub { waitpid $pid, 0 });
+}
+
+sub problems_first { @InitProblems ? ("init: " . join '; ', @InitProblems) : () }
+
+# data is the same JSON value as the entry served under $label before
+sub same_as {
+    my $label = shift;
+    return sub {
+        my $data = shift;
+        my @p = problems_first();
+        push @p, "served " . $J->encode($data) . ", expected "
+                 . $J->encode($Served{$label} // {})
+            if $J->encode($data) ne $J->encode($Served{$label} // {});
+        return @p;
+    };
+}
+
+# the list's ids, in order, by label
+sub list_is {
+    my ($want, $total) = @_;
+    return sub {
+        my ($data, $body) = @_;
+        my @p = problems_first();
+        my %label = reverse %Id;
+        my $got = join ' ', map { $label{$_->{_id}} // $_->{_id} } @$data;
+        push @p, "listed [$got], expected [$want]" if $got ne $want;
+        my $doc = eval { $J->decode($body) } // {};
+        push @p, "total $doc->{paging}{total}, expected $total"
+            if ($doc->{paging}{total} // -1) != $total;
+        for my $e (@$data) {
+            my $l = $label{$e->{_id}} // next;
+            push @p, "$l listed as " . $J->encode($e) . ", served as "
+                     . $J->encode($Served{$l})
+                if $Served{$l} && $J->encode($e) ne $J->encode($Served{$l});
+        }
+        return @p;
+    };
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: memcached flushed: a get reads the entry through from SQLite, every field as served before, with its ETag
+--- init
+main::mk('a', access_level => 'comment', allowed_actions => ['view', 'approve'],
+         expiry_date => '2027-01-31T18:00:00+01:00',
+         notifications => {big => JSON::PP::true, n => [1, {x => 'y'}]},
+         portal_settings => {theme => "d\x{e9}j\x{e0} \x{1f600}"},
+         company_namespace => ['acme', 'beta'], disabled => JSON::PP::true);
+main::write_api('a', PATCH => "/api/v1/workorder-portal/{{a}}/status",
+                {status => 'in_progress', notes => 'started'}, 200);
+main::flush_memcached();
+--- request eval
+"GET /api/v1/workorder-portal/{{a}}"
+--- error_code: 200
+--- response_headers
+ETag: "2"
+--- data_ok eval
+main::same_as('a')
+
+
+
+=== TEST 2: memcached flushed: the list index is rebuilt from SQLite; filters, sorting and totals are right
+--- init
+main::mk('a', company_namespace => ['ns1']);
+main::mk('b', company_namespace => ['ns2']);
+main::mk('c', company_namespace => ['ns1', 'ns3']);
+main::mk('d');
+main::flush_memcached();
+--- request
+GET /api/v1/workorder-portal?company_namespace=ns1&sort=-workorder
+--- error_code: 200
+--- data_ok eval
+main::list_is('c a', 2)
+--- error_log
+was rebuilt with 4 entries
+
+
+
+=== TEST 3: memcached flushed: a status change goes on from the stored version and history
+--- init
+main::mk('a');
+main::write_api('a', PUT => "/api/v1/workorder-portal/{{a}}", {disabled => JSON::PP::true}, 200);
+main::flush_memcached();
+--- more_headers
+X-API-Key: test-key
+Content-Type: application/json
+--- request eval
+"PATCH /api/v1/workorder-portal/{{a}}/status\n{\"status\":\"completed\",\"notes\":\"done\"}"
+--- error_code: 200
+--- response_headers
+ETag: "3"
+--- data_ok eval
+sub {
+    my $d = shift;
+    my @p = main::problems_first();
+    my @h = map { $_->{status} . ($_->{notes} ? ":$_->{notes}" : '') }
+            @{ $d->{status_history} };
+    push @p, "history [@h], expected [pending completed:done]"
+        if "@h" ne 'pending completed:done';
+    push @p, "disabled lost" unless $d->{disabled};
+    my ($row) = grep { $_->[0] eq $d->{_id} } @{ main::db_rows() };
+    push @p, "the database holds version " . ($row->[1] // 'none') . ", expected 3"
+        unless $row && $row->[1] == 3 && $row->[2] eq 'completed';
+    return @p;
+}
+
+
+
+=== TEST 4: a delete removes the row: after a flush the entry is 404 and unlisted
+--- init
+main::mk('a');
+main::mk('b');
+main::write_api('a', DELETE => "/api/v1/workorder-portal/{{a}}", undef, 200);
+main::flush_memcached();
+--- request eval
+["GET /api/v1/workorder-portal/{{a}}", "GET /api/v1/workorder-portal"]
+--- error_code eval
+[404, 200]
+--- data_ok eval
+[undef, sub {
+     my @p = main::list_is('b', 1)->(@_);
+     my @rows = @{ main::db_rows() };
+     push @p, scalar(@rows) . " rows in the database, expected 1" if @rows != 1;
+     return @p;
+ }]
+
+
+
+=== TEST 5: the row holds exactly the JSON served, and the version
+--- init
+main::mk('a', custom_branding => {logo => 'l.png', n => 12345678901234567890123});
+--- request eval
+"GET /api/v1/workorder-portal/{{a}}"
+--- error_code: 200
+--- data_ok eval
+sub {
+    my ($d, $body) = @_;
+    my @p = main::problems_first();
+    my ($row) = @{ main::db_rows() };
+    my $stored = Woportal::memcached_get($main::Prefix . $d->{_id});
+    push @p, "no row" unless $row;
+    push @p, "the row's doc differs from memcached's value"
+        if $row && $row->[3] ne ($stored // '');
+    push @p, "the row's version is $row->[1]" if $row && $row->[1] != 1;
+    return @p;
+}
+
+
+
+=== TEST 6: an entry evicted from memcached (its item gone, its index record kept) is read through on a list page and a delete finds it
+--- init
+main::mk('a');
+main::mk('b');
+Woportal::memcached_delete($main::Prefix . $main::Id{a});
+--- request eval
+["GET /api/v1/workorder-portal?sort=workorder", "DELETE /api/v1/workorder-portal/{{b}}",
+ "GET /api/v1/workorder-portal/{{b}}"]
+--- error_code eval
+[200, 200, 404]
+--- data_ok eval
+[main::list_is('a b', 2), undef, undef]
+
+
+
+=== TEST 7: the database stays locked: a change is 503 store_unavailable and memcached keeps the entry as it was; a create stores nothing
+--- directives
+        woportal_persist_timeout 300ms;
+--- init
+main::mk('a');
+main::lock_db(3);
+--- more_headers eval
+["X-API-Key: test-key\nContent-Type: application/json",
+ "X-API-Key: test-key\nContent-Type: application/json",
+ "X-API-Key: test-key", "X-API-Key: test-key"]
+--- request eval
+["PATCH /api/v1/workorder-portal/{{a}}\n{\"disabled\":true}",
+ "POST /api/v1/workorder-portal\n{\"workorder\":\"w\",\"client\":\"c\"}",
+ "GET /api/v1/workorder-portal/{{a}}",
+ "GET /api/v1/workorder-portal"]
+--- error_code eval
+[503, 503, 200, 200]
+--- response_headers eval
+["", "", "ETag: \"1\"", ""]
+--- api_error eval
+["store_unavailable", "store_unavailable", undef, undef]
+--- data_ok eval
+[undef, undef, main::same_as('a'), main::list_is('a', 1)]
+
+
+
+=== TEST 8: woportal_persist with an unknown scheme is refused, naming the directive
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_persist mysql:db;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\].*invalid value "mysql:db" in "woportal_persist" directive/
+
+
+
+=== TEST 9: woportal_persist sqlite: without a file is refused
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_persist sqlite:;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\].*no file in "sqlite:" of "woportal_persist" directive/
+
+
+
+=== TEST 10: woportal_persist in a directory that does not exist is refused
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_persist sqlite:/nonexistent-dir/wp.db;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\].*the directory "\/nonexistent-dir" of "sqlite:\/nonexistent-dir\/wp.db" in "woportal_persist" directive cannot be used/
+
+
+
+=== TEST 11: memcached flushed while entries are written: the rebuilt index has the entries of the database and those written since, each once
+--- init
+main::mk('a');
+main::mk('b');
+main::flush_memcached();
+main::mk('c');
+--- request
+GET /api/v1/workorder-portal?per_page=2
+--- error_code: 200
+--- data_ok eval
+main::list_is('c b', 3)
+--- error_log
+was rebuilt with 3 entries
