@@ -240,6 +240,7 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->persist.data == NULL) {
         conf->persist = prev->persist;
+        conf->persist_backend = prev->persist_backend;
     }
 
     ngx_conf_merge_msec_value(conf->persist_timeout, prev->persist_timeout,
@@ -309,6 +310,8 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (conf->db == NULL) {
             return NGX_CONF_ERROR;
         }
+
+        conf->db->backend = conf->persist_backend;
     }
 
     if (ngx_http_woportal_index_keys(cf, conf) != NGX_OK) {
@@ -542,6 +545,7 @@ ngx_http_woportal_persist(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     wlcf->persist = path;
+    wlcf->persist_backend = &ngx_http_woportal_sqlite_backend;
 
     return NGX_CONF_OK;
 }

@@ -250,17 +250,23 @@ typedef struct {
 } ngx_http_woportal_error_t;
 
 
-/* one memcached configuration: its connections live in the pool threads */
+typedef struct ngx_http_woportal_backend_s  ngx_http_woportal_backend_t;
+
+/*
+ * One memcached configuration, or one database: its connections live in
+ * the pool threads.
+ */
 typedef struct {
     ngx_str_t                    config;
     ngx_msec_t                   timeout;
     ngx_uint_t                   index;
+    ngx_http_woportal_backend_t *backend;   /* databases only */
 } ngx_http_woportal_store_t;
 
 
 /*
- * One persistence database, its connections in the pool threads: config
- * is the SQLite file, timeout how long a lock is waited for.
+ * One persistence database: config is the SQLite file or the libpq
+ * conninfo, timeout how long a lock is waited for.
  */
 typedef ngx_http_woportal_store_t  ngx_http_woportal_db_t;
 
@@ -277,6 +283,40 @@ typedef struct {
 
 
 typedef ngx_int_t (*ngx_http_woportal_scan_pt)(void *data, ngx_str_t *doc);
+
+
+/*
+ * A database's calls, in pool threads (persist.c): each takes the
+ * thread's slot for its connection, which it makes when it is empty.
+ */
+struct ngx_http_woportal_backend_s {
+    ngx_str_t                    name;
+    ngx_int_t                  (*begin)(ngx_http_woportal_db_t *db,
+                                        void **slot, ngx_log_t *log);
+    ngx_int_t                  (*end)(ngx_http_woportal_db_t *db,
+                                      void **slot, ngx_uint_t commit,
+                                      ngx_log_t *log);
+    ngx_int_t                  (*put)(ngx_http_woportal_db_t *db,
+                                      void **slot,
+                                      ngx_http_woportal_persist_t *p,
+                                      ngx_log_t *log);
+    ngx_int_t                  (*del)(ngx_http_woportal_db_t *db,
+                                      void **slot,
+                                      ngx_http_woportal_persist_t *p,
+                                      ngx_log_t *log);
+    ngx_int_t                  (*load)(ngx_http_woportal_db_t *db,
+                                       void **slot, ngx_str_t *prefix,
+                                       u_char *id, ngx_str_t *doc,
+                                       ngx_log_t *log);
+    ngx_int_t                  (*scan)(ngx_http_woportal_db_t *db,
+                                       void **slot, ngx_str_t *prefix,
+                                       ngx_http_woportal_scan_pt handler,
+                                       void *data, ngx_log_t *log);
+    void                       (*free)(void *conn);
+};
+
+
+extern ngx_http_woportal_backend_t  ngx_http_woportal_sqlite_backend;
 
 
 typedef struct {
@@ -299,6 +339,7 @@ typedef struct {
     ngx_thread_pool_t           *thread_pool;
     ngx_http_woportal_store_t   *store;
     ngx_str_t                    persist;   /* the SQLite file; "": off */
+    ngx_http_woportal_backend_t *persist_backend;
     ngx_http_woportal_db_t      *db;        /* NULL: no persistence */
     ngx_msec_t                   persist_timeout;
 
