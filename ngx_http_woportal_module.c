@@ -473,8 +473,9 @@ ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * woportal_persist off | sqlite:<path>: the file's directory must exist;
- * a relative path is taken from nginx's prefix.
+ * woportal_persist off | sqlite:<path> | postgresql:<conninfo>: an SQLite
+ * file's directory must exist; a relative path is taken from nginx's
+ * prefix.
  */
 
 static char *
@@ -497,10 +498,27 @@ ngx_http_woportal_persist(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
+    if (ngx_strncmp(value[1].data, "postgresql:", 11) == 0) {
+        /* the libpq conninfo: checked by libpq when a worker connects */
+        wlcf->persist.data = value[1].data + 11;
+        wlcf->persist.len = value[1].len - 11;
+        wlcf->persist_backend = &ngx_http_woportal_pgsql_backend;
+
+        if (wlcf->persist.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "no conninfo in \"%V\" of \"%V\" directive",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
     if (ngx_strncmp(value[1].data, "sqlite:", 7) != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\" in \"%V\" directive: "
-                           "\"off\" or \"sqlite:<path>\" expected",
+                           "\"off\", \"sqlite:<path>\" or "
+                           "\"postgresql:<conninfo>\" expected",
                            &value[1], &cmd->name);
         return NGX_CONF_ERROR;
     }

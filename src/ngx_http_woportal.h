@@ -317,6 +317,7 @@ struct ngx_http_woportal_backend_s {
 
 
 extern ngx_http_woportal_backend_t  ngx_http_woportal_sqlite_backend;
+extern ngx_http_woportal_backend_t  ngx_http_woportal_pgsql_backend;
 
 
 typedef struct {

@@ -14,7 +14,7 @@
 #include <ngx_http.h>
 #include <sqlite3.h>
 #include "ngx_http_woportal.h"
-#include "ngx_http_woportal_schema.h"
+#include "ngx_http_woportal_sqlite_schema.h"
 
 
 enum {

@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="gcc make libc6-dev dpkg-dev curl ca-certificates procps
-libpcre2-dev zlib1g-dev libyajl-dev libmemcached-dev libsqlite3-dev memcached
+libpcre2-dev zlib1g-dev libyajl-dev libmemcached-dev libsqlite3-dev libpq-dev
+memcached postgresql
 nginx-dev nginx
 libtest-base-perl libtest-longstring-perl liblist-moreutils-perl
 libhttp-message-perl libtext-diff-perl libipc-run-perl libyaml-libyaml-perl

@@ -1,0 +1,584 @@
+
+/*
+ * The PostgreSQL backend of persistence (persist.c): woportal_persist
+ * postgresql:<libpq conninfo>, for several nginx nodes sharing one store.
+ * Each pool thread owns its connection (libpq blocks: pool threads only),
+ * with its statements prepared once and lock_timeout set from
+ * woportal_persist_timeout; the schema of sql/postgresql is applied under
+ * an advisory lock when missing.  A connection that failed is closed and
+ * made again on the next call.  Every value is a bound parameter: no SQL
+ * text is ever built from input.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <libpq-fe.h>
+#include "ngx_http_woportal.h"
+#include "ngx_http_woportal_pgsql_schema.h"
+
+
+/* an advisory lock key: "wopo" */
+#define NGX_HTTP_WOPORTAL_PG_LOCK  "2003792751"
+
+
+enum {
+    NGX_HTTP_WOPORTAL_PG_INSERT = 0,
+    NGX_HTTP_WOPORTAL_PG_UPSERT,
+    NGX_HTTP_WOPORTAL_PG_DELETE,
+    NGX_HTTP_WOPORTAL_PG_NS_DELETE,
+    NGX_HTTP_WOPORTAL_PG_NS_INSERT,
+    NGX_HTTP_WOPORTAL_PG_LOAD,
+    NGX_HTTP_WOPORTAL_PG_SCAN,
+    NGX_HTTP_WOPORTAL_PG_COUNT
+};
+
+
+static const char  *ngx_http_woportal_pg_names[] = {
+    "wp_insert", "wp_upsert", "wp_delete", "wp_ns_delete", "wp_ns_insert",
+    "wp_load", "wp_scan"
+};
+
+
+static const char  *ngx_http_woportal_pg_sql[] = {
+
+    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
+    " status, access_level, expiry_date, created_at, updated_at, doc)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (prefix, id) DO NOTHING",
+
+    /* a change never goes back to an older version */
+    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
+    " status, access_level, expiry_date, created_at, updated_at, doc)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
+    " workorder = excluded.workorder, client = excluded.client,"
+    " status = excluded.status, access_level = excluded.access_level,"
+    " expiry_date = excluded.expiry_date, created_at = excluded.created_at,"
+    " updated_at = excluded.updated_at, doc = excluded.doc"
+    " WHERE woportal_entries.version < excluded.version",
+
+    "DELETE FROM woportal_entries WHERE prefix = $1 AND id = $2",
+
+    "DELETE FROM woportal_entry_namespaces WHERE prefix = $1 AND id = $2",
+
+    "INSERT INTO woportal_entry_namespaces (prefix, namespace, id)"
+    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+
+    "SELECT doc FROM woportal_entries WHERE prefix = $1 AND id = $2",
+
+    "SELECT doc FROM woportal_entries WHERE prefix = $1"
+};
+
+
+static ngx_int_t ngx_http_woportal_pgsql_begin(ngx_http_woportal_db_t *db,
+    void **slot, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_end(ngx_http_woportal_db_t *db,
+    void **slot, ngx_uint_t commit, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_put(ngx_http_woportal_db_t *db,
+    void **slot, ngx_http_woportal_persist_t *p, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db,
+    void **slot, ngx_http_woportal_persist_t *p, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_load(ngx_http_woportal_db_t *db,
+    void **slot, ngx_str_t *prefix, u_char *id, ngx_str_t *doc,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_scan(ngx_http_woportal_db_t *db,
+    void **slot, ngx_str_t *prefix, ngx_http_woportal_scan_pt handler,
+    void *data, ngx_log_t *log);
+static void ngx_http_woportal_pgsql_free(void *conn);
+static PGconn *ngx_http_woportal_pgsql_conn(ngx_http_woportal_db_t *db,
+    void **slot, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_setup(ngx_http_woportal_db_t *db,
+    PGconn *pg, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_exec(ngx_http_woportal_db_t *db,
+    void **slot, const char *sql, ngx_log_t *log);
+static PGresult *ngx_http_woportal_pgsql_run(ngx_http_woportal_db_t *db,
+    void **slot, ngx_uint_t stmt, int n, const char **values,
+    const int *lengths, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_failed(ngx_http_woportal_db_t *db,
+    void **slot, PGresult *res, ngx_log_t *log);
+
+
+ngx_http_woportal_backend_t  ngx_http_woportal_pgsql_backend = {
+    ngx_string("postgresql"),
+    ngx_http_woportal_pgsql_begin,
+    ngx_http_woportal_pgsql_end,
+    ngx_http_woportal_pgsql_put,
+    ngx_http_woportal_pgsql_delete,
+    ngx_http_woportal_pgsql_load,
+    ngx_http_woportal_pgsql_scan,
+    ngx_http_woportal_pgsql_free
+};
+
+
+static ngx_int_t
+ngx_http_woportal_pgsql_begin(ngx_http_woportal_db_t *db, void **slot,
+    ngx_log_t *log)
+{
+    return ngx_http_woportal_pgsql_exec(db, slot, "BEGIN", log);
+}
+
+
+static ngx_int_t
+ngx_http_woportal_pgsql_end(ngx_http_woportal_db_t *db, void **slot,
+    ngx_uint_t commit, ngx_log_t *log)
+{
+    PGconn  *pg;
+
+    if (commit
+        && ngx_http_woportal_pgsql_exec(db, slot, "COMMIT", log) == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    pg = *slot;
+
+    if (pg && PQtransactionStatus(pg) != PQTRANS_IDLE) {
+        (void) ngx_http_woportal_pgsql_exec(db, slot, "ROLLBACK", log);
+    }
+
+    return commit ? NGX_ERROR : NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_pgsql_put(ngx_http_woportal_db_t *db, void **slot,
+    ngx_http_woportal_persist_t *p, ngx_log_t *log)
+{
+    int                         lengths[11];
+    u_char                      numbers[4][NGX_INT64_LEN + 1];
+    ngx_str_t                  *ns, *st, *al;
+    PGresult                   *res;
+    ngx_uint_t                  i;
+    const char                 *values[11], *affected;
+    ngx_http_woportal_entry_t  *e;
+
+    e = p->entry;
+    st = &ngx_http_woportal_statuses[e->status];
+    al = &ngx_http_woportal_access_levels[e->access_level];
+
+    *ngx_sprintf(numbers[0], "%uL", e->version) = '\0';
+    *ngx_sprintf(numbers[1], "%L", e->expiry_date) = '\0';
+    *ngx_sprintf(numbers[2], "%L", e->created_at) = '\0';
+    *ngx_sprintf(numbers[3], "%L", e->updated_at) = '\0';
+
+    values[0] = (char *) p->prefix.data;
+    lengths[0] = p->prefix.len;
+    values[1] = (char *) p->id;
+    lengths[1] = NGX_HTTP_WOPORTAL_ID_LEN;
+    values[2] = (char *) numbers[0];
+    lengths[2] = 0;
+    values[3] = (char *) e->workorder.data;
+    lengths[3] = e->workorder.len;
+    values[4] = (char *) e->client.data;
+    lengths[4] = e->client.len;
+    values[5] = (char *) st->data;
+    lengths[5] = st->len;
+    values[6] = (char *) al->data;
+    lengths[6] = al->len;
+    values[7] = e->has_expiry ? (char *) numbers[1] : NULL;
+    lengths[7] = 0;
+    values[8] = (char *) numbers[2];
+    lengths[8] = 0;
+    values[9] = (char *) numbers[3];
+    lengths[9] = 0;
+    values[10] = (char *) p->doc.data;
+    lengths[10] = p->doc.len;
+
+    res = ngx_http_woportal_pgsql_run(db, slot,
+                                      p->create ? NGX_HTTP_WOPORTAL_PG_INSERT
+                                                : NGX_HTTP_WOPORTAL_PG_UPSERT,
+                                      11, values, lengths, log);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    affected = PQcmdTuples(res);
+
+    if (affected[0] == '0') {
+        PQclear(res);
+        return NGX_BUSY;
+    }
+
+    PQclear(res);
+
+    /* the namespaces, for filters */
+
+    res = ngx_http_woportal_pgsql_run(db, slot,
+                                      NGX_HTTP_WOPORTAL_PG_NS_DELETE, 2,
+                                      values, lengths, log);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    PQclear(res);
+
+    /* prefix, namespace, id */
+
+    ns = e->namespaces.elts;
+    values[2] = values[1];
+    lengths[2] = lengths[1];
+
+    for (i = 0; i < e->namespaces.nelts; i++) {
+        values[1] = (char *) ns[i].data;
+        lengths[1] = ns[i].len;
+
+        res = ngx_http_woportal_pgsql_run(db, slot,
+                                          NGX_HTTP_WOPORTAL_PG_NS_INSERT, 3,
+                                          values, lengths, log);
+        if (res == NULL) {
+            return NGX_ERROR;
+        }
+
+        PQclear(res);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
+    ngx_http_woportal_persist_t *p, ngx_log_t *log)
+{
+    int          lengths[2];
+    PGresult    *res;
+    ngx_int_t    found;
+    const char  *values[2];
+
+    values[0] = (char *) p->prefix.data;
+    lengths[0] = p->prefix.len;
+    values[1] = (char *) p->id;
+    lengths[1] = NGX_HTTP_WOPORTAL_ID_LEN;
+
+    res = ngx_http_woportal_pgsql_run(db, slot, NGX_HTTP_WOPORTAL_PG_DELETE,
+                                      2, values, lengths, log);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    found = (PQcmdTuples(res)[0] != '0');
+
+    PQclear(res);
+
+    res = ngx_http_woportal_pgsql_run(db, slot,
+                                      NGX_HTTP_WOPORTAL_PG_NS_DELETE, 2,
+                                      values, lengths, log);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    PQclear(res);
+
+    return found ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_pgsql_load(ngx_http_woportal_db_t *db, void **slot,
+    ngx_str_t *prefix, u_char *id, ngx_str_t *doc, ngx_log_t *log)
+{
+    int          lengths[2];
+    size_t       len;
+    PGresult    *res;
+    const char  *values[2];
+
+    values[0] = (char *) prefix->data;
+    lengths[0] = prefix->len;
+    values[1] = (char *) id;
+    lengths[1] = NGX_HTTP_WOPORTAL_ID_LEN;
+
+    res = ngx_http_woportal_pgsql_run(db, slot, NGX_HTTP_WOPORTAL_PG_LOAD, 2,
+                                      values, lengths, log);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return NGX_DECLINED;
+    }
+
+    len = PQgetlength(res, 0, 0);
+
+    doc->data = malloc(len + 1);
+    if (doc->data == NULL) {
+        PQclear(res);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(doc->data, PQgetvalue(res, 0, 0), len);
+    doc->len = len;
+
+    PQclear(res);
+
+    return NGX_OK;
+}
+
+
+/* row by row (libpq's single-row mode): a million rows are never held */
+
+static ngx_int_t
+ngx_http_woportal_pgsql_scan(ngx_http_woportal_db_t *db, void **slot,
+    ngx_str_t *prefix, ngx_http_woportal_scan_pt handler, void *data,
+    ngx_log_t *log)
+{
+    int          length, format;
+    PGconn      *pg;
+    PGresult    *res;
+    ngx_int_t    rc;
+    ngx_str_t    doc;
+    const char  *value;
+
+    pg = ngx_http_woportal_pgsql_conn(db, slot, log);
+    if (pg == NULL) {
+        return NGX_ERROR;
+    }
+
+    value = (char *) prefix->data;
+    length = prefix->len;
+    format = 1;
+
+    if (!PQsendQueryPrepared(pg,
+                        ngx_http_woportal_pg_names[NGX_HTTP_WOPORTAL_PG_SCAN],
+                        1, &value, &length, &format, 0)
+        || !PQsetSingleRowMode(pg))
+    {
+        return ngx_http_woportal_pgsql_failed(db, slot, NULL, log);
+    }
+
+    rc = NGX_OK;
+
+    while ((res = PQgetResult(pg)) != NULL) {
+
+        switch (PQresultStatus(res)) {
+
+        case PGRES_SINGLE_TUPLE:
+            if (rc == NGX_OK) {
+                doc.data = (u_char *) PQgetvalue(res, 0, 0);
+                doc.len = PQgetlength(res, 0, 0);
+                rc = handler(data, &doc);
+            }
+
+            break;
+
+        case PGRES_TUPLES_OK:
+            break;
+
+        default:
+            rc = ngx_http_woportal_pgsql_failed(db, slot, res, log);
+            continue;
+        }
+
+        PQclear(res);
+    }
+
+    return rc;
+}
+
+
+static void
+ngx_http_woportal_pgsql_free(void *conn)
+{
+    PQfinish(conn);
+}
+
+
+/* the pool thread's connection, in its slot, made on first use */
+
+static PGconn *
+ngx_http_woportal_pgsql_conn(ngx_http_woportal_db_t *db, void **slot,
+    ngx_log_t *log)
+{
+    u_char       options[64], timeout[NGX_INT_T_LEN + 1];
+    PGconn      *pg;
+    const char  *keys[5], *values[5];
+
+    pg = *slot;
+
+    if (pg) {
+        if (PQstatus(pg) == CONNECTION_OK) {
+            return pg;
+        }
+
+        PQfinish(pg);
+        *slot = NULL;
+    }
+
+    /* the conninfo comes last: what it sets wins */
+
+    *ngx_sprintf(timeout, "%M", ngx_max(db->timeout / 1000, 1)) = '\0';
+    *ngx_sprintf(options, "-c lock_timeout=%M", db->timeout) = '\0';
+
+    keys[0] = "connect_timeout";
+    values[0] = (char *) timeout;
+    keys[1] = "options";
+    values[1] = (char *) options;
+    keys[2] = "client_encoding";
+    values[2] = "UTF8";
+    keys[3] = "dbname";
+    values[3] = (char *) db->config.data;
+    keys[4] = NULL;
+    values[4] = NULL;
+
+    pg = PQconnectdbParams(keys, values, 1);
+
+    if (pg == NULL) {
+        return NULL;
+    }
+
+    if (PQstatus(pg) != CONNECTION_OK
+        || ngx_http_woportal_pgsql_setup(db, pg, log) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: cannot use the database \"%V\": %s",
+                      &db->config, PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+
+    *slot = pg;
+
+    return pg;
+}
+
+
+/* the schema when it is missing, and the statements */
+
+static ngx_int_t
+ngx_http_woportal_pgsql_setup(ngx_http_woportal_db_t *db, PGconn *pg,
+    ngx_log_t *log)
+{
+    PGresult    *res;
+    ngx_uint_t   i, ok;
+
+    res = PQexec(pg, "SELECT 1 FROM woportal_schema WHERE version = 1");
+    ok = (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1);
+    PQclear(res);
+
+    if (!ok) {
+        res = PQexec(pg, "BEGIN; SELECT pg_advisory_xact_lock("
+                         NGX_HTTP_WOPORTAL_PG_LOCK ");");
+        PQclear(res);
+
+        res = PQexec(pg, ngx_http_woportal_pgsql_schema);
+        ok = (PQresultStatus(res) == PGRES_COMMAND_OK);
+        PQclear(res);
+
+        res = PQexec(pg, ok ? "COMMIT" : "ROLLBACK");
+        ok = ok && (PQresultStatus(res) == PGRES_COMMAND_OK);
+        PQclear(res);
+
+        if (!ok) {
+            return NGX_ERROR;
+        }
+    }
+
+    for (i = 0; i < NGX_HTTP_WOPORTAL_PG_COUNT; i++) {
+        res = PQprepare(pg, ngx_http_woportal_pg_names[i],
+                        ngx_http_woportal_pg_sql[i], 0, NULL);
+        ok = (PQresultStatus(res) == PGRES_COMMAND_OK);
+        PQclear(res);
+
+        if (!ok) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_pgsql_exec(ngx_http_woportal_db_t *db, void **slot,
+    const char *sql, ngx_log_t *log)
+{
+    PGconn    *pg;
+    PGresult  *res;
+
+    pg = ngx_http_woportal_pgsql_conn(db, slot, log);
+    if (pg == NULL) {
+        return NGX_ERROR;
+    }
+
+    res = PQexec(pg, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        return ngx_http_woportal_pgsql_failed(db, slot, res, log);
+    }
+
+    PQclear(res);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A prepared statement: its result, or NULL (logged).  A parameter with a
+ * length is sent in binary form, for text the bytes as they are (nginx's
+ * strings have no NUL at their end); one with length 0 is a NUL-terminated
+ * number, or NULL.
+ */
+
+static PGresult *
+ngx_http_woportal_pgsql_run(ngx_http_woportal_db_t *db, void **slot,
+    ngx_uint_t stmt, int n, const char **values, const int *lengths,
+    ngx_log_t *log)
+{
+    int              i, formats[11];
+    PGconn          *pg;
+    PGresult        *res;
+    ExecStatusType   status;
+
+    pg = ngx_http_woportal_pgsql_conn(db, slot, log);
+    if (pg == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        formats[i] = (lengths[i] != 0);
+    }
+
+    res = PQexecPrepared(pg, ngx_http_woportal_pg_names[stmt], n, values,
+                         lengths, formats, 0);
+
+    status = PQresultStatus(res);
+
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        (void) ngx_http_woportal_pgsql_failed(db, slot, res, log);
+        return NULL;
+    }
+
+    return res;
+}
+
+
+/*
+ * Logs a failure and frees its result: NGX_ERROR.  A connection that is
+ * no longer good is closed, to be made again by the next call.
+ */
+
+static ngx_int_t
+ngx_http_woportal_pgsql_failed(ngx_http_woportal_db_t *db, void **slot,
+    PGresult *res, ngx_log_t *log)
+{
+    PGconn  *pg;
+
+    pg = *slot;
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "woportal: database \"%V\" failed: %s", &db->config,
+                  res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+
+    if (res) {
+        PQclear(res);
+    }
+
+    if (pg && PQstatus(pg) != CONNECTION_OK) {
+        PQfinish(pg);
+        *slot = NULL;
+    }
+
+    return NGX_ERROR;
+}
