@@ -3,7 +3,8 @@
  * The PostgreSQL backend of persistence (persist.c): woportal_persist
  * postgresql:<libpq conninfo>, for several nginx nodes sharing one store.
  * Each pool thread owns its connection (libpq blocks: pool threads only),
- * with its statements prepared once and lock_timeout set from
+ * with its statements prepared on first use (preparing a write locks the
+ * table, and a read must not wait for that) and lock_timeout set from
  * woportal_persist_timeout; the schema of sql/postgresql is applied under
  * an advisory lock when missing.  A connection that failed is closed and
  * made again on the next call.  Every value is a bound parameter: no SQL
@@ -72,6 +73,13 @@ static const char  *ngx_http_woportal_pg_sql[] = {
 };
 
 
+/* a pool thread's connection */
+typedef struct {
+    PGconn                      *pg;
+    ngx_uint_t                   prepared;  /* bits of the statements */
+} ngx_http_woportal_pgsql_t;
+
+
 static ngx_int_t ngx_http_woportal_pgsql_begin(ngx_http_woportal_db_t *db,
     void **slot, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_pgsql_end(ngx_http_woportal_db_t *db,
@@ -87,8 +95,8 @@ static ngx_int_t ngx_http_woportal_pgsql_scan(ngx_http_woportal_db_t *db,
     void **slot, ngx_str_t *prefix, ngx_http_woportal_scan_pt handler,
     void *data, ngx_log_t *log);
 static void ngx_http_woportal_pgsql_free(void *conn);
-static PGconn *ngx_http_woportal_pgsql_conn(ngx_http_woportal_db_t *db,
-    void **slot, ngx_log_t *log);
+static ngx_http_woportal_pgsql_t *ngx_http_woportal_pgsql_conn(
+    ngx_http_woportal_db_t *db, void **slot, ngx_uint_t stmt, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_pgsql_setup(ngx_http_woportal_db_t *db,
     PGconn *pg, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_pgsql_exec(ngx_http_woportal_db_t *db,
@@ -124,7 +132,7 @@ static ngx_int_t
 ngx_http_woportal_pgsql_end(ngx_http_woportal_db_t *db, void **slot,
     ngx_uint_t commit, ngx_log_t *log)
 {
-    PGconn  *pg;
+    ngx_http_woportal_pgsql_t  *c;
 
     if (commit
         && ngx_http_woportal_pgsql_exec(db, slot, "COMMIT", log) == NGX_OK)
@@ -132,9 +140,9 @@ ngx_http_woportal_pgsql_end(ngx_http_woportal_db_t *db, void **slot,
         return NGX_OK;
     }
 
-    pg = *slot;
+    c = *slot;
 
-    if (pg && PQtransactionStatus(pg) != PQTRANS_IDLE) {
+    if (c && c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         (void) ngx_http_woportal_pgsql_exec(db, slot, "ROLLBACK", log);
     }
 
@@ -324,17 +332,21 @@ ngx_http_woportal_pgsql_scan(ngx_http_woportal_db_t *db, void **slot,
     ngx_str_t *prefix, ngx_http_woportal_scan_pt handler, void *data,
     ngx_log_t *log)
 {
-    int          length, format;
-    PGconn      *pg;
-    PGresult    *res;
-    ngx_int_t    rc;
-    ngx_str_t    doc;
-    const char  *value;
+    int                          length, format;
+    PGconn                      *pg;
+    PGresult                    *res;
+    ngx_int_t                    rc;
+    ngx_str_t                    doc;
+    const char                  *value;
+    ngx_http_woportal_pgsql_t   *c;
 
-    pg = ngx_http_woportal_pgsql_conn(db, slot, log);
-    if (pg == NULL) {
+    c = ngx_http_woportal_pgsql_conn(db, slot, NGX_HTTP_WOPORTAL_PG_SCAN,
+                                     log);
+    if (c == NULL) {
         return NGX_ERROR;
     }
+
+    pg = c->pg;
 
     value = (char *) prefix->data;
     length = prefix->len;
@@ -381,77 +393,112 @@ ngx_http_woportal_pgsql_scan(ngx_http_woportal_db_t *db, void **slot,
 static void
 ngx_http_woportal_pgsql_free(void *conn)
 {
-    PQfinish(conn);
+    ngx_http_woportal_pgsql_t  *c = conn;
+
+    if (c->pg) {
+        PQfinish(c->pg);
+    }
+
+    free(c);
 }
 
 
-/* the pool thread's connection, in its slot, made on first use */
+/*
+ * The pool thread's connection, in its slot, made on first use, with the
+ * statement stmt prepared (NGX_HTTP_WOPORTAL_PG_COUNT: none).
+ */
 
-static PGconn *
+static ngx_http_woportal_pgsql_t *
 ngx_http_woportal_pgsql_conn(ngx_http_woportal_db_t *db, void **slot,
-    ngx_log_t *log)
+    ngx_uint_t stmt, ngx_log_t *log)
 {
-    u_char       options[64], timeout[NGX_INT_T_LEN + 1];
-    PGconn      *pg;
-    const char  *keys[5], *values[5];
+    u_char                      options[64], timeout[NGX_INT_T_LEN + 1];
+    PGresult                   *res;
+    ngx_uint_t                  ok;
+    const char                 *keys[5], *values[5];
+    ngx_http_woportal_pgsql_t  *c;
 
-    pg = *slot;
+    c = *slot;
 
-    if (pg) {
-        if (PQstatus(pg) == CONNECTION_OK) {
-            return pg;
+    if (c == NULL) {
+        c = calloc(1, sizeof(ngx_http_woportal_pgsql_t));
+        if (c == NULL) {
+            return NULL;
         }
 
-        PQfinish(pg);
-        *slot = NULL;
+        *slot = c;
     }
 
-    /* the conninfo comes last: what it sets wins */
+    if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
 
-    *ngx_sprintf(timeout, "%M", ngx_max(db->timeout / 1000, 1)) = '\0';
-    *ngx_sprintf(options, "-c lock_timeout=%M", db->timeout) = '\0';
+    if (c->pg == NULL) {
 
-    keys[0] = "connect_timeout";
-    values[0] = (char *) timeout;
-    keys[1] = "options";
-    values[1] = (char *) options;
-    keys[2] = "client_encoding";
-    values[2] = "UTF8";
-    keys[3] = "dbname";
-    values[3] = (char *) db->config.data;
-    keys[4] = NULL;
-    values[4] = NULL;
+        /* the conninfo comes last: what it sets wins */
 
-    pg = PQconnectdbParams(keys, values, 1);
+        *ngx_sprintf(timeout, "%M", ngx_max(db->timeout / 1000, 1)) = '\0';
+        *ngx_sprintf(options, "-c lock_timeout=%M", db->timeout) = '\0';
 
-    if (pg == NULL) {
+        keys[0] = "connect_timeout";
+        values[0] = (char *) timeout;
+        keys[1] = "options";
+        values[1] = (char *) options;
+        keys[2] = "client_encoding";
+        values[2] = "UTF8";
+        keys[3] = "dbname";
+        values[3] = (char *) db->config.data;
+        keys[4] = NULL;
+        values[4] = NULL;
+
+        c->pg = PQconnectdbParams(keys, values, 1);
+        c->prepared = 0;
+
+        if (c->pg == NULL) {
+            return NULL;
+        }
+
+        if (PQstatus(c->pg) != CONNECTION_OK
+            || ngx_http_woportal_pgsql_setup(db, c->pg, log) != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "woportal: cannot use the database \"%V\": %s",
+                          &db->config, PQerrorMessage(c->pg));
+            PQfinish(c->pg);
+            c->pg = NULL;
+            return NULL;
+        }
+    }
+
+    if (stmt == NGX_HTTP_WOPORTAL_PG_COUNT || (c->prepared & (1 << stmt))) {
+        return c;
+    }
+
+    res = PQprepare(c->pg, ngx_http_woportal_pg_names[stmt],
+                    ngx_http_woportal_pg_sql[stmt], 0, NULL);
+    ok = (PQresultStatus(res) == PGRES_COMMAND_OK);
+
+    if (!ok) {
+        (void) ngx_http_woportal_pgsql_failed(db, slot, res, log);
         return NULL;
     }
 
-    if (PQstatus(pg) != CONNECTION_OK
-        || ngx_http_woportal_pgsql_setup(db, pg, log) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "woportal: cannot use the database \"%V\": %s",
-                      &db->config, PQerrorMessage(pg));
-        PQfinish(pg);
-        return NULL;
-    }
+    PQclear(res);
+    c->prepared |= 1 << stmt;
 
-    *slot = pg;
-
-    return pg;
+    return c;
 }
 
 
-/* the schema when it is missing, and the statements */
+/* the schema, when it is missing */
 
 static ngx_int_t
 ngx_http_woportal_pgsql_setup(ngx_http_woportal_db_t *db, PGconn *pg,
     ngx_log_t *log)
 {
     PGresult    *res;
-    ngx_uint_t   i, ok;
+    ngx_uint_t   ok;
 
     res = PQexec(pg, "SELECT 1 FROM woportal_schema WHERE version = 1");
     ok = (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1);
@@ -475,17 +522,6 @@ ngx_http_woportal_pgsql_setup(ngx_http_woportal_db_t *db, PGconn *pg,
         }
     }
 
-    for (i = 0; i < NGX_HTTP_WOPORTAL_PG_COUNT; i++) {
-        res = PQprepare(pg, ngx_http_woportal_pg_names[i],
-                        ngx_http_woportal_pg_sql[i], 0, NULL);
-        ok = (PQresultStatus(res) == PGRES_COMMAND_OK);
-        PQclear(res);
-
-        if (!ok) {
-            return NGX_ERROR;
-        }
-    }
-
     return NGX_OK;
 }
 
@@ -494,15 +530,16 @@ static ngx_int_t
 ngx_http_woportal_pgsql_exec(ngx_http_woportal_db_t *db, void **slot,
     const char *sql, ngx_log_t *log)
 {
-    PGconn    *pg;
-    PGresult  *res;
+    PGresult                   *res;
+    ngx_http_woportal_pgsql_t  *c;
 
-    pg = ngx_http_woportal_pgsql_conn(db, slot, log);
-    if (pg == NULL) {
+    c = ngx_http_woportal_pgsql_conn(db, slot, NGX_HTTP_WOPORTAL_PG_COUNT,
+                                     log);
+    if (c == NULL) {
         return NGX_ERROR;
     }
 
-    res = PQexec(pg, sql);
+    res = PQexec(c->pg, sql);
 
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         return ngx_http_woportal_pgsql_failed(db, slot, res, log);
@@ -526,13 +563,13 @@ ngx_http_woportal_pgsql_run(ngx_http_woportal_db_t *db, void **slot,
     ngx_uint_t stmt, int n, const char **values, const int *lengths,
     ngx_log_t *log)
 {
-    int              i, formats[11];
-    PGconn          *pg;
-    PGresult        *res;
-    ExecStatusType   status;
+    int                         i, formats[11];
+    PGresult                   *res;
+    ExecStatusType              status;
+    ngx_http_woportal_pgsql_t  *c;
 
-    pg = ngx_http_woportal_pgsql_conn(db, slot, log);
-    if (pg == NULL) {
+    c = ngx_http_woportal_pgsql_conn(db, slot, stmt, log);
+    if (c == NULL) {
         return NULL;
     }
 
@@ -540,7 +577,7 @@ ngx_http_woportal_pgsql_run(ngx_http_woportal_db_t *db, void **slot,
         formats[i] = (lengths[i] != 0);
     }
 
-    res = PQexecPrepared(pg, ngx_http_woportal_pg_names[stmt], n, values,
+    res = PQexecPrepared(c->pg, ngx_http_woportal_pg_names[stmt], n, values,
                          lengths, formats, 0);
 
     status = PQresultStatus(res);
@@ -563,21 +600,21 @@ static ngx_int_t
 ngx_http_woportal_pgsql_failed(ngx_http_woportal_db_t *db, void **slot,
     PGresult *res, ngx_log_t *log)
 {
-    PGconn  *pg;
+    ngx_http_woportal_pgsql_t  *c;
 
-    pg = *slot;
+    c = *slot;
 
     ngx_log_error(NGX_LOG_ERR, log, 0,
                   "woportal: database \"%V\" failed: %s", &db->config,
-                  res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+                  res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
 
     if (res) {
         PQclear(res);
     }
 
-    if (pg && PQstatus(pg) != CONNECTION_OK) {
-        PQfinish(pg);
-        *slot = NULL;
+    if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
+        PQfinish(c->pg);
+        c->pg = NULL;
     }
 
     return NGX_ERROR;

@@ -1,6 +1,7 @@
 use lib 't/inc';
 use Test::Nginx::Socket 'no_plan';
 use Woportal;
+use WoportalPersist 'sqlite';
 no_shuffle();
 
 # Persistence to SQLite (woportal_persist sqlite:<path>; README
@@ -12,163 +13,10 @@ no_shuffle();
 # store_unavailable and memcached is not changed either.  Bad
 # woportal_persist values fail nginx -t.
 #
-# Each block has its own key prefix and database file; entries are made in
-# --- init through the API (Woportal::http_request).
-
-use DBI ();
-use File::Temp ();
-use JSON::PP ();
-use POSIX ();
-use Time::HiRes ();
-
-our $DbDir = File::Temp::tempdir('t090-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-$ENV{TEST_NGINX_DB_DIR} = $DbDir;
-$ENV{TEST_NGINX_RUN_ID} //= $$ . '-' . time();
-
-our $Base = '/api/v1/workorder-portal';
-our $J = JSON::PP->new->utf8->canonical;
-our (%Id, %Served, $Prefix, $Db, @InitProblems, $CurBlock);
-
-sub location {
-    my ($n, $extra) = @_;
-    $extra //= '';
-    return <<"_EOC_";
-    location $Base {
-        woportal;
-        woportal_memcached "--SERVER=127.0.0.1:\$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
-        woportal_api_key test-key;
-        woportal_key_prefix t090-b$n-\$TEST_NGINX_RUN_ID:;
-        woportal_persist sqlite:\$TEST_NGINX_DB_DIR/b$n.db;
-$extra
-    }
-_EOC_
-}
-
-add_block_preprocessor(sub {
-    my $block = shift;
-    my ($n) = $block->name =~ /TEST (\d+)/ or die "no block number\n";
-    $Prefix = "t090-b$n-$ENV{TEST_NGINX_RUN_ID}:";
-    $Db = "$DbDir/b$n.db";
-    %Id = %Served = ();
-    @InitProblems = ();
-    $CurBlock = $block;
-    $block->set_value(config => location($n, scalar $block->directives))
-        unless defined $block->config;
-    $block->set_value(more_headers => "X-API-Key: test-key\n")
-        unless defined $block->more_headers;
-    return $block;
-});
-
-# a write through the API; the entry it answers is kept under its label
-sub write_api {
-    my ($label, $method, $path, $body, $want) = @_;
-    $path =~ s/\{\{(\w+)\}\}/$Id{$1} \/\/ 'none'/ge;
-    my ($st, undef, $b) = Woportal::http_request($method, $path,
-                                                 defined $body ? $J->encode($body) : undef);
-    push @InitProblems, "$method $path ($label): $st $b" if $st ne $want;
-    my $doc = eval { $J->decode($b) };
-    if (ref $doc eq 'HASH' && ref $doc->{data} eq 'HASH') {
-        $Id{$label} = $doc->{data}{_id};
-        $Served{$label} = $doc->{data};
-    }
-    subst();
-}
-
-# "{{label}}" in the block's requests: the id of the entry of that label
-sub subst {
-    my $b = $CurBlock or return;
-    my $v = $b->request;
-    return unless defined $v;
-    my @items = ref $v eq 'ARRAY' ? @$v : ($v);
-    s/\{\{(\w+)\}\}/exists $Id{$1} ? $Id{$1} : "{{$1}}"/ge for @items;
-    $b->set_value(request => ref $v eq 'ARRAY' ? \@items : $items[0]);
-}
-
-sub mk {
-    my ($label, %fields) = @_;
-    write_api($label, POST => $Base,
-              {workorder => "wo-$label", client => "cl-$label", %fields}, 201);
-    Time::HiRes::sleep(0.003);
-}
-
-sub flush_memcached {
-    my $s = Woportal::mc();
-    print $s "flush_all\r\n";
-    my $reply = <$s>;
-    push @InitProblems, "flush_all: $reply" unless $reply =~ /^OK/;
-}
-
-sub db_rows {
-    my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
-                           {RaiseError => 1, PrintError => 0});
-    my $rows = $dbh->selectall_arrayref(
-        'SELECT id, version, status, doc FROM woportal_entries WHERE prefix = ?'
-        . ' ORDER BY id', undef, $Prefix);
-    $dbh->disconnect;
-    return $rows;
-}
-
-# a child holding the database's write lock for $secs seconds
-sub lock_db {
-    my $secs = shift;
-    my $flag = "$Db.locked";
-    unlink $flag;
-    my $pid = fork;
-    die "fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
-                               {RaiseError => 1, PrintError => 0});
-        $dbh->do('BEGIN EXCLUSIVE');
-        open my $out, '>', $flag;
-        close $out;
-        Time::HiRes::sleep($secs);
-        $dbh->do('ROLLBACK');
-        POSIX::_exit(0);
-    }
-    for (1 .. 200) {
-        last if -e $flag;
-        Time::HiRes::sleep(0.01);
-    }
-    push @InitProblems, 'the lock was not taken' unless -e $flag;
-    add_cleanup_handler(sub { waitpid $pid, 0 });
-}
-
-sub problems_first { @InitProblems ? ("init: " . join '; ', @InitProblems) : () }
-
-# data is the same JSON value as the entry served under $label before
-sub same_as {
-    my $label = shift;
-    return sub {
-        my $data = shift;
-        my @p = problems_first();
-        push @p, "served " . $J->encode($data) . ", expected "
-                 . $J->encode($Served{$label} // {})
-            if $J->encode($data) ne $J->encode($Served{$label} // {});
-        return @p;
-    };
-}
-
-# the list's ids, in order, by label
-sub list_is {
-    my ($want, $total) = @_;
-    return sub {
-        my ($data, $body) = @_;
-        my @p = problems_first();
-        my %label = reverse %Id;
-        my $got = join ' ', map { $label{$_->{_id}} // $_->{_id} } @$data;
-        push @p, "listed [$got], expected [$want]" if $got ne $want;
-        my $doc = eval { $J->decode($body) } // {};
-        push @p, "total $doc->{paging}{total}, expected $total"
-            if ($doc->{paging}{total} // -1) != $total;
-        for my $e (@$data) {
-            my $l = $label{$e->{_id}} // next;
-            push @p, "$l listed as " . $J->encode($e) . ", served as "
-                     . $J->encode($Served{$l})
-                if $Served{$l} && $J->encode($e) ne $J->encode($Served{$l});
-        }
-        return @p;
-    };
-}
+# t/091-persist-postgresql.t runs these blocks against PostgreSQL.  The
+# helpers (main::mk, main::list_is, ...) are in t/inc/WoportalPersist.pm:
+# each block has its own key prefix and database; entries are made in
+# --- init through the API.
 
 run_tests();
 

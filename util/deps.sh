@@ -33,6 +33,11 @@ if pidof nginx >/dev/null 2>&1; then
     had_nginx_service=yes
 fi
 
+had_postgres=no
+if pidof postgres >/dev/null 2>&1; then
+    had_postgres=yes
+fi
+
 $SUDO apt-get update -q
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
     --no-install-recommends $missing
@@ -41,4 +46,14 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
 # its package just started the system service, stop it again.
 if [ $had_nginx_service = no ] && [ -f /run/nginx.pid ]; then
     $SUDO kill -QUIT "$(cat /run/nginx.pid)" 2>/dev/null || true
+fi
+
+# likewise postgresql: its binaries serve the tests' own private cluster;
+# a default cluster the package started is stopped again
+if [ $had_postgres = no ] && command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters -h 2>/dev/null | while read -r ver name _ status _; do
+        if [ "$status" = online ]; then
+            $SUDO pg_ctlcluster "$ver" "$name" stop || true
+        fi
+    done
 fi
