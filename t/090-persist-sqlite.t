@@ -226,3 +226,27 @@ GET /api/v1/workorder-portal?per_page=2
 main::list_is('c b', 3)
 --- error_log
 was rebuilt with 3 entries
+
+
+
+=== TEST 12: the database cannot be reached: a create is 503 store_unavailable and nothing is stored (the same prefix without persistence lists nothing)
+--- config eval
+main::location(12, '', main::unreachable_persist()) . <<'_EOC_';
+    location /plain {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_key_prefix t090-b12-$TEST_NGINX_RUN_ID:;
+    }
+_EOC_
+--- more_headers eval
+["X-API-Key: test-key\nContent-Type: application/json", "X-API-Key: test-key"]
+--- request eval
+["POST /api/v1/workorder-portal\n{\"workorder\":\"w\",\"client\":\"c\"}",
+ "GET /plain"]
+--- error_code eval
+[503, 200]
+--- api_error eval
+["store_unavailable", undef]
+--- data_ok eval
+[undef, main::list_is('', 0)]

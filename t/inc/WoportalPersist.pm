@@ -47,10 +47,16 @@ sub persist_value {
            . " dbname=b$n\"";
 }
 
+# a woportal_persist value whose database cannot be reached
+sub unreachable_persist {
+    return $Backend eq 'sqlite' ? 'sqlite:/proc/wp.db'
+                                : '"postgresql:host=127.0.0.1 port=1"';
+}
+
 sub location {
-    my ($n, $extra) = @_;
+    my ($n, $extra, $persist) = @_;
     $extra //= '';
-    my $persist = persist_value($n);
+    $persist //= persist_value($n);
     return <<"_EOC_";
     location $Base {
         woportal;
