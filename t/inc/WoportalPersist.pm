@@ -183,6 +183,7 @@ sub lock_db {
 
 sub psql {
     my ($db, @args) = @_;
+    local $ENV{PGOPTIONS} = '--client-min-messages=warning';
     open my $in, '-|', "$PgBin/psql", '-q', '-X', '-h', '127.0.0.1',
          '-p', $PgPort, '-U', 'postgres', '-d', $db, @args
         or die "psql: $!\n";
