@@ -28,6 +28,7 @@ enum {
     NGX_HTTP_WOPORTAL_PG_INSERT = 0,
     NGX_HTTP_WOPORTAL_PG_UPSERT,
     NGX_HTTP_WOPORTAL_PG_DELETE,
+    NGX_HTTP_WOPORTAL_PG_TOMBSTONE,
     NGX_HTTP_WOPORTAL_PG_NS_DELETE,
     NGX_HTTP_WOPORTAL_PG_NS_INSERT,
     NGX_HTTP_WOPORTAL_PG_LOAD,
@@ -37,8 +38,8 @@ enum {
 
 
 static const char  *ngx_http_woportal_pg_names[] = {
-    "wp_insert", "wp_upsert", "wp_delete", "wp_ns_delete", "wp_ns_insert",
-    "wp_load", "wp_scan"
+    "wp_insert", "wp_upsert", "wp_delete", "wp_tombstone", "wp_ns_delete",
+    "wp_ns_insert", "wp_load", "wp_scan"
 };
 
 
@@ -60,16 +61,26 @@ static const char  *ngx_http_woportal_pg_sql[] = {
     " updated_at = excluded.updated_at, doc = excluded.doc"
     " WHERE woportal_entries.version < excluded.version",
 
-    "DELETE FROM woportal_entries WHERE prefix = $1 AND id = $2",
+    /* a deletion keeps a tombstone: see sqlite.c */
+    "UPDATE woportal_entries SET version = 9223372036854775807,"
+    " workorder = '', client = '', status = '', access_level = '',"
+    " expiry_date = NULL, doc = '' WHERE prefix = $1 AND id = $2"
+    " AND doc <> ''",
+
+    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
+    " status, access_level, expiry_date, created_at, updated_at, doc)"
+    " VALUES ($1, $2, 9223372036854775807, '', '', '', '', NULL, 0, 0, '')"
+    " ON CONFLICT (prefix, id) DO NOTHING",
 
     "DELETE FROM woportal_entry_namespaces WHERE prefix = $1 AND id = $2",
 
     "INSERT INTO woportal_entry_namespaces (prefix, namespace, id)"
     " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
 
-    "SELECT doc FROM woportal_entries WHERE prefix = $1 AND id = $2",
+    "SELECT doc FROM woportal_entries WHERE prefix = $1 AND id = $2"
+    " AND doc <> ''",
 
-    "SELECT doc FROM woportal_entries WHERE prefix = $1"
+    "SELECT doc FROM woportal_entries WHERE prefix = $1 AND doc <> ''"
 };
 
 
@@ -267,6 +278,15 @@ ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
     }
 
     found = (PQcmdTuples(res)[0] != '0');
+
+    PQclear(res);
+
+    res = ngx_http_woportal_pgsql_run(db, slot,
+                                      NGX_HTTP_WOPORTAL_PG_TOMBSTONE, 2,
+                                      values, lengths, log);
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
 
     PQclear(res);
 

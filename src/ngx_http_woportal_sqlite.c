@@ -24,6 +24,7 @@ enum {
     NGX_HTTP_WOPORTAL_SQL_INSERT,
     NGX_HTTP_WOPORTAL_SQL_UPSERT,
     NGX_HTTP_WOPORTAL_SQL_DELETE,
+    NGX_HTTP_WOPORTAL_SQL_TOMBSTONE,
     NGX_HTTP_WOPORTAL_SQL_NS_DELETE,
     NGX_HTTP_WOPORTAL_SQL_NS_INSERT,
     NGX_HTTP_WOPORTAL_SQL_LOAD,
@@ -56,16 +57,29 @@ static const char  *ngx_http_woportal_sql[] = {
     " updated_at = excluded.updated_at, doc = excluded.doc"
     " WHERE woportal_entries.version < excluded.version",
 
-    "DELETE FROM woportal_entries WHERE prefix = ?1 AND id = ?2",
+    /*
+     * A deletion keeps the row as a tombstone at the highest version: a
+     * write that arrives late (a queued one) can never bring it back.
+     */
+    "UPDATE woportal_entries SET version = 9223372036854775807,"
+    " workorder = '', client = '', status = '', access_level = '',"
+    " expiry_date = NULL, doc = '' WHERE prefix = ?1 AND id = ?2"
+    " AND doc <> ''",
+
+    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
+    " status, access_level, expiry_date, created_at, updated_at, doc)"
+    " VALUES (?1, ?2, 9223372036854775807, '', '', '', '', NULL, 0, 0, '')"
+    " ON CONFLICT (prefix, id) DO NOTHING",
 
     "DELETE FROM woportal_entry_namespaces WHERE prefix = ?1 AND id = ?2",
 
     "INSERT OR IGNORE INTO woportal_entry_namespaces (prefix, namespace, id)"
     " VALUES (?1, ?2, ?3)",
 
-    "SELECT doc FROM woportal_entries WHERE prefix = ?1 AND id = ?2",
+    "SELECT doc FROM woportal_entries WHERE prefix = ?1 AND id = ?2"
+    " AND doc <> ''",
 
-    "SELECT doc FROM woportal_entries WHERE prefix = ?1"
+    "SELECT doc FROM woportal_entries WHERE prefix = ?1 AND doc <> ''"
 };
 
 
@@ -269,7 +283,10 @@ ngx_http_woportal_sqlite_put(ngx_http_woportal_db_t *db, void **slot,
 }
 
 
-/* deletes an entry in the transaction begun: NGX_OK or NGX_DECLINED */
+/*
+ * Deletes an entry in the transaction begun, leaving its tombstone:
+ * NGX_OK, or NGX_DECLINED when there was none.
+ */
 
 static ngx_int_t
 ngx_http_woportal_sqlite_delete(ngx_http_woportal_db_t *db, void **slot,

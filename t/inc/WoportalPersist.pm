@@ -125,11 +125,12 @@ sub flush_memcached {
     push @InitProblems, "flush_all: $reply" unless $reply =~ /^OK/;
 }
 
-# id, version, status, doc of the block's prefix, by id
+# id, version, status, doc of the block's prefix, by id (not the
+# tombstones of deleted entries)
 sub db_rows {
     if ($Backend eq 'postgresql') {
         my $sql = "SELECT id, version, status, doc FROM woportal_entries"
-                  . " WHERE prefix = '$Prefix' ORDER BY id";
+                  . " WHERE prefix = '$Prefix' AND doc <> '' ORDER BY id";
         my $out = psql($Db, '-A', '-t', '-F', "\x1f", '-R', "\x1e",
                        '-c', $sql);
         $out =~ s/\n\z//;
@@ -138,8 +139,8 @@ sub db_rows {
     my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
                            {RaiseError => 1, PrintError => 0});
     my $rows = $dbh->selectall_arrayref(
-        'SELECT id, version, status, doc FROM woportal_entries WHERE prefix = ?'
-        . ' ORDER BY id', undef, $Prefix);
+        "SELECT id, version, status, doc FROM woportal_entries"
+        . " WHERE prefix = ? AND doc <> '' ORDER BY id", undef, $Prefix);
     $dbh->disconnect;
     return $rows;
 }
