@@ -38,6 +38,13 @@ static ngx_int_t ngx_http_woportal_init_process(ngx_cycle_t *cycle);
 static void ngx_http_woportal_exit_process(ngx_cycle_t *cycle);
 
 
+static ngx_conf_enum_t  ngx_http_woportal_persist_modes[] = {
+    { ngx_string("sync"), NGX_HTTP_WOPORTAL_SYNC },
+    { ngx_string("async"), NGX_HTTP_WOPORTAL_ASYNC },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_post_t  ngx_http_woportal_prefix_post =
     { ngx_http_woportal_check_prefix };
 
@@ -90,6 +97,20 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       ngx_http_woportal_persist,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("woportal_persist_mode"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, persist_mode),
+      &ngx_http_woportal_persist_modes },
+
+    { ngx_string("woportal_persist_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, persist_queue),
       NULL },
 
     { ngx_string("woportal_persist_timeout"),
@@ -215,6 +236,8 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
     conf->memcached_timeout = NGX_CONF_UNSET_MSEC;
     conf->index_shards = NGX_CONF_UNSET_UINT;
     conf->persist_timeout = NGX_CONF_UNSET_MSEC;
+    conf->persist_mode = NGX_CONF_UNSET_UINT;
+    conf->persist_queue = NGX_CONF_UNSET_UINT;
     conf->api_keys = NGX_CONF_UNSET_PTR;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
 
@@ -245,6 +268,10 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_msec_value(conf->persist_timeout, prev->persist_timeout,
                               2000);
+    ngx_conf_merge_uint_value(conf->persist_mode, prev->persist_mode,
+                              NGX_HTTP_WOPORTAL_SYNC);
+    ngx_conf_merge_uint_value(conf->persist_queue, prev->persist_queue,
+                              10000);
     if (conf->thread_pool == NULL) {
         conf->thread_pool = prev->thread_pool;
     }
@@ -661,5 +688,6 @@ static void
 ngx_http_woportal_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_woportal_store_exit(cycle);
+    ngx_http_woportal_later_exit(cycle);
     ngx_http_woportal_db_exit(cycle);
 }

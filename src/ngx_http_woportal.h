@@ -32,6 +32,10 @@
 #define NGX_HTTP_WOPORTAL_FREE_MAX_DEPTH     8
 #define NGX_HTTP_WOPORTAL_NACTIONS           5
 
+/* woportal_persist_mode */
+#define NGX_HTTP_WOPORTAL_SYNC               0
+#define NGX_HTTP_WOPORTAL_ASYNC              1
+
 /* the list */
 #define NGX_HTTP_WOPORTAL_PER_PAGE           25
 #define NGX_HTTP_WOPORTAL_PER_PAGE_MAX       100
@@ -261,6 +265,7 @@ typedef struct {
     ngx_msec_t                   timeout;
     ngx_uint_t                   index;
     ngx_http_woportal_backend_t *backend;   /* databases only */
+    void                        *later;     /* the worker's queue: later.c */
 } ngx_http_woportal_store_t;
 
 
@@ -343,6 +348,8 @@ typedef struct {
     ngx_http_woportal_backend_t *persist_backend;
     ngx_http_woportal_db_t      *db;        /* NULL: no persistence */
     ngx_msec_t                   persist_timeout;
+    ngx_uint_t                   persist_mode;  /* NGX_HTTP_WOPORTAL_ASYNC */
+    ngx_uint_t                   persist_queue;
 
     ngx_array_t                 *api_keys;  /* of ngx_str_t */
     ngx_str_t                    api_key_header;
@@ -395,6 +402,9 @@ struct ngx_http_woportal_call_s {
 
     /* in: the change's SQL side; get: where a miss is read through */
     ngx_http_woportal_persist_t   *persist;
+
+    /* in: the change to queue for the database once memcached has it */
+    ngx_http_woportal_persist_t   *later;
 
     /*
      * in (add, cas, delete): the index record the write appends to the
@@ -577,6 +587,13 @@ ngx_int_t ngx_http_woportal_db_load(ngx_http_woportal_db_t *db,
 ngx_int_t ngx_http_woportal_db_scan(ngx_http_woportal_db_t *db,
     ngx_str_t *prefix, ngx_http_woportal_scan_pt handler, void *data,
     ngx_log_t *log);
+
+/* later.c: the queue of woportal_persist_mode async */
+ngx_uint_t ngx_http_woportal_later_room(ngx_http_woportal_db_t *db,
+    ngx_uint_t max);
+ngx_int_t ngx_http_woportal_later(ngx_http_woportal_persist_t *p,
+    ngx_thread_pool_t *tp, ngx_uint_t max, ngx_log_t *log);
+void ngx_http_woportal_later_exit(ngx_cycle_t *cycle);
 
 /* response.c */
 ngx_http_woportal_ctx_t *ngx_http_woportal_get_ctx(ngx_http_request_t *r);

@@ -291,6 +291,7 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
     call->key.len = p - call->key.data;
 
     call->persist = NULL;
+    call->later = NULL;
 
     /* the SQL side of the call; a "gone" marker is memcached's only */
 
@@ -306,7 +307,18 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
         ctx->persist.doc = call->value;
         ctx->persist.create = (op == NGX_HTTP_WOPORTAL_STORE_ADD);
 
-        call->persist = &ctx->persist;
+        /* async: creates and changes are queued; deletions never are */
+
+        if (wlcf->persist_mode == NGX_HTTP_WOPORTAL_ASYNC
+            && (op == NGX_HTTP_WOPORTAL_STORE_ADD
+                || op == NGX_HTTP_WOPORTAL_STORE_CAS)
+            && ngx_http_woportal_later_room(wlcf->db, wlcf->persist_queue))
+        {
+            call->later = &ctx->persist;
+
+        } else {
+            call->persist = &ctx->persist;
+        }
     }
 
     return ngx_http_woportal_store_post(call, wlcf->thread_pool);

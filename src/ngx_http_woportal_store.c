@@ -929,7 +929,8 @@ ngx_http_woportal_store_event(ngx_event_t *ev)
 {
     ngx_http_woportal_call_t *call = ev->data;
 
-    ngx_http_request_t  *r;
+    ngx_http_request_t            *r;
+    ngx_http_woportal_loc_conf_t  *wlcf;
 
     r = call->request;
     r->main->blocked--;
@@ -940,6 +941,19 @@ ngx_http_woportal_store_event(ngx_event_t *ev)
         call->result = call->run_rc;
         call->done(call);
         return;
+    }
+
+    if (call->later && call->rc == MEMCACHED_SUCCESS) {
+        wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
+
+        if (ngx_http_woportal_later(call->later, wlcf->thread_pool,
+                                    wlcf->persist_queue, r->connection->log)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "woportal: \"%V\" could not be queued for the "
+                          "database", &call->key);
+        }
     }
 
     if (call->index_rc != NGX_OK && call->rc == MEMCACHED_SUCCESS) {

@@ -250,3 +250,66 @@ _EOC_
 ["store_unavailable", undef]
 --- data_ok eval
 [undef, main::list_is('', 0)]
+
+
+
+=== TEST 13: woportal_persist_mode async: answers come from memcached, the queue drains to the database in order; after a flush every entry and change is there
+--- directives
+        woportal_persist_mode async;
+--- init
+main::mk($_) for qw(a b c d e f);
+main::write_api('b', PATCH => "/api/v1/workorder-portal/{{b}}/status",
+                {status => 'in_progress', notes => 'n1'}, 200);
+main::write_api('b', PUT => "/api/v1/workorder-portal/{{b}}",
+                {access_level => 'full_access'}, 200);
+main::write_api('c', DELETE => "/api/v1/workorder-portal/{{c}}", undef, 200);
+delete $main::Id{c};
+main::wait_rows(5, 3);
+main::flush_memcached();
+--- request eval
+["GET /api/v1/workorder-portal/{{b}}", "GET /api/v1/workorder-portal?sort=workorder"]
+--- error_code eval
+[200, 200]
+--- data_ok eval
+[main::same_as('b'), main::list_is('a b d e f', 5)]
+
+
+
+=== TEST 14: async, the database locked for 2 s: writes are answered from memcached, wait in the queue, and are written once the lock is gone
+--- directives
+        woportal_persist_mode async;
+        woportal_persist_timeout 200ms;
+--- init
+main::mk('a');
+main::wait_rows(1, 3);
+main::lock_db(2);
+main::mk($_) for qw(b c);
+main::write_api('a', PATCH => "/api/v1/workorder-portal/{{a}}",
+                {disabled => JSON::PP::true}, 200);
+main::wait_rows(3, 6, 'a' => 2);
+main::flush_memcached();
+--- request
+GET /api/v1/workorder-portal?sort=workorder
+--- error_code: 200
+--- data_ok eval
+main::list_is('a b c', 3)
+--- error_log
+queued changes could not be written
+
+
+
+=== TEST 15: async with no room in the queue (woportal_persist_queue 0): writes are persisted synchronously, so a locked database is 503 again
+--- directives
+        woportal_persist_mode async;
+        woportal_persist_queue 0;
+        woportal_persist_timeout 300ms;
+--- init
+main::mk('a');
+main::lock_db(2);
+--- more_headers
+X-API-Key: test-key
+Content-Type: application/json
+--- request eval
+"PATCH /api/v1/workorder-portal/{{a}}\n{\"disabled\":true}"
+--- error_code: 503
+--- api_error: store_unavailable

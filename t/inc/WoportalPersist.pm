@@ -136,13 +136,15 @@ sub db_rows {
         $out =~ s/\n\z//;
         return [map { [split /\x1f/, $_, 4] } grep { length } split /\x1e/, $out];
     }
+    # none before nginx made the database
+    return [] unless -e $Db;
     my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
                            {RaiseError => 1, PrintError => 0});
-    my $rows = $dbh->selectall_arrayref(
+    my $rows = eval { $dbh->selectall_arrayref(
         "SELECT id, version, status, doc FROM woportal_entries"
-        . " WHERE prefix = ? AND doc <> '' ORDER BY id", undef, $Prefix);
+        . " WHERE prefix = ? AND doc <> '' ORDER BY id", undef, $Prefix) };
     $dbh->disconnect;
-    return $rows;
+    return $rows // [];
 }
 
 # a child holding the database's write lock for $secs seconds (readers
@@ -159,8 +161,8 @@ sub lock_db {
                  '-U', 'postgres', '-d', $Db,
                  '-c', 'BEGIN; LOCK TABLE woportal_entries IN EXCLUSIVE MODE;',
                  '-c', "\\! touch $flag",
-                 '-c', "SELECT pg_sleep($secs); ROLLBACK;";
-            POSIX::_exit(1);
+                 '-c', "SELECT pg_sleep($secs); ROLLBACK;"
+                or POSIX::_exit(1);
         }
         my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
                                {RaiseError => 1, PrintError => 0});
@@ -232,6 +234,27 @@ sub make_database {
     psql('postgres', '-c', "CREATE DATABASE $db");
 }
 
+
+# waits up to $secs seconds for the database to hold $n live rows (and the
+# versions given by label); a problem otherwise
+sub wait_rows {
+    my ($n, $secs, %version) = @_;
+    my $deadline = Time::HiRes::time() + $secs;
+    my $rows;
+    while (1) {
+        $rows = db_rows();
+        my %v = map { $_->[0] => $_->[1] } @$rows;
+        my $ok = @$rows == $n;
+        for my $l (keys %version) {
+            $ok = 0 unless ($v{$Id{$l} // ''} // 0) == $version{$l};
+        }
+        return if $ok;
+        last if Time::HiRes::time() > $deadline;
+        Time::HiRes::sleep(0.05);
+    }
+    push @InitProblems, "the database holds " . scalar(@$rows)
+                        . " rows, expected $n";
+}
 
 sub problems_first { @InitProblems ? ("init: " . join '; ', @InitProblems) : () }
 
