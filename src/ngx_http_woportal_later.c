@@ -60,6 +60,8 @@ static ngx_http_woportal_later_t *ngx_http_woportal_later_get(
 static void ngx_http_woportal_later_drain(ngx_http_woportal_later_t *l);
 static void ngx_http_woportal_later_requeue(ngx_http_woportal_later_t *l);
 static void ngx_http_woportal_later_thread(void *data, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_later_cmp(const void *one,
+    const void *two);
 static void ngx_http_woportal_later_done(ngx_event_t *ev);
 static void ngx_http_woportal_later_timer(ngx_event_t *ev);
 
@@ -301,21 +303,37 @@ ngx_http_woportal_later_thread(void *data, ngx_log_t *log)
 {
     ngx_http_woportal_later_t *l = data;
 
-    ngx_int_t                        rc;
-    ngx_queue_t                     *q;
-    ngx_http_woportal_later_item_t  *item;
+    ngx_int_t                         rc;
+    ngx_uint_t                        i, n;
+    ngx_queue_t                      *q;
+    ngx_http_woportal_later_item_t   *items[NGX_HTTP_WOPORTAL_LATER_BATCH];
+
+    /*
+     * In the order of the ids: batches of several workers then lock rows
+     * in one order and never deadlock.  The order of one entry's changes
+     * does not matter: the newest version wins, and a create after a
+     * change of its entry finds the row there.
+     */
+
+    n = 0;
+
+    for (q = ngx_queue_head(&l->batch);
+         q != ngx_queue_sentinel(&l->batch);
+         q = ngx_queue_next(q))
+    {
+        items[n++] = (ngx_http_woportal_later_item_t *) q;
+    }
+
+    ngx_sort(items, n, sizeof(ngx_http_woportal_later_item_t *),
+             ngx_http_woportal_later_cmp);
 
     rc = ngx_http_woportal_db_begin(l->db, log);
 
-    for (q = ngx_queue_head(&l->batch);
-         rc == NGX_OK && q != ngx_queue_sentinel(&l->batch);
-         q = ngx_queue_next(q))
-    {
-        item = (ngx_http_woportal_later_item_t *) q;
+    for (i = 0; rc == NGX_OK && i < n; i++) {
 
         /* NGX_BUSY: the database has this version or a newer one */
 
-        if (ngx_http_woportal_db_put(l->db, &item->p, log) == NGX_ERROR) {
+        if (ngx_http_woportal_db_put(l->db, &items[i]->p, log) == NGX_ERROR) {
             rc = NGX_ERROR;
         }
     }
@@ -328,6 +346,30 @@ ngx_http_woportal_later_thread(void *data, ngx_log_t *log)
     }
 
     l->rc = rc;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_later_cmp(const void *one, const void *two)
+{
+    ngx_http_woportal_later_item_t *const *a = one;
+    ngx_http_woportal_later_item_t *const *b = two;
+
+    ngx_int_t   rc;
+    ngx_str_t  *pa, *pb;
+
+    rc = ngx_memcmp((*a)->p.id, (*b)->p.id, NGX_HTTP_WOPORTAL_ID_LEN);
+
+    if (rc) {
+        return rc;
+    }
+
+    pa = &(*a)->p.prefix;
+    pb = &(*b)->p.prefix;
+
+    rc = ngx_memcmp(pa->data, pb->data, ngx_min(pa->len, pb->len));
+
+    return rc ? rc : (ngx_int_t) pa->len - (ngx_int_t) pb->len;
 }
 
 
