@@ -672,22 +672,43 @@ ngx_http_woportal_postconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_woportal_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_woportal_main_conf_t  *wmcf;
+
     if (ngx_http_woportal_id_init(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_woportal_store_init(cycle) != NGX_OK) {
+    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module)
+        == NULL)
+    {
+        return NGX_OK;
+    }
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_woportal_module);
+    if (wmcf == NULL) {
+        return NGX_OK;
+    }
+
+    /* a pool thread's handles: the memcached ones, then the databases' */
+
+    if (ngx_http_woportal_db_init(wmcf->stores.nelts, &wmcf->dbs) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return ngx_http_woportal_db_init(cycle);
+    return ngx_http_woportal_slots_init(cycle, wmcf->stores.nelts
+                                               + wmcf->dbs.nelts);
 }
 
+
+/*
+ * Runs after nginx's thread pools have stopped their threads (core
+ * modules exit first), so no handle is in use any more.
+ */
 
 static void
 ngx_http_woportal_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_woportal_store_exit(cycle);
     ngx_http_woportal_later_exit(cycle);
-    ngx_http_woportal_db_exit(cycle);
+    ngx_http_woportal_slots_exit(ngx_http_woportal_db_free);
 }

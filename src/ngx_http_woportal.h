@@ -555,8 +555,7 @@ ngx_int_t ngx_http_woportal_encode_list(ngx_pool_t *pool, ngx_str_t *items,
     ngx_uint_t n, ngx_http_woportal_paging_t *paging, ngx_str_t *out);
 
 /* store.c */
-ngx_int_t ngx_http_woportal_store_init(ngx_cycle_t *cycle);
-void ngx_http_woportal_store_exit(ngx_cycle_t *cycle);
+void ngx_http_woportal_store_free(void *mc);
 ngx_int_t ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     ngx_thread_pool_t *tp);
 ngx_int_t ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config);
@@ -572,8 +571,8 @@ ngx_int_t ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc,
     ngx_str_t *key, ngx_str_t *value, uint64_t cas, ngx_log_t *log);
 
 /* persist.c: in pool threads, but for init and exit */
-ngx_int_t ngx_http_woportal_db_init(ngx_cycle_t *cycle);
-void ngx_http_woportal_db_exit(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_woportal_db_init(ngx_uint_t nstores, ngx_array_t *dbs);
+void ngx_http_woportal_db_free(ngx_uint_t i, void *conn);
 ngx_int_t ngx_http_woportal_db_begin(ngx_http_woportal_db_t *db,
     ngx_log_t *log);
 ngx_int_t ngx_http_woportal_db_end(ngx_http_woportal_db_t *db,
@@ -594,6 +593,13 @@ ngx_uint_t ngx_http_woportal_later_room(ngx_http_woportal_db_t *db,
 ngx_int_t ngx_http_woportal_later(ngx_http_woportal_persist_t *p,
     ngx_thread_pool_t *tp, ngx_uint_t max, ngx_log_t *log);
 void ngx_http_woportal_later_exit(ngx_cycle_t *cycle);
+
+/* threads.c */
+typedef void (*ngx_http_woportal_release_pt)(ngx_uint_t i, void *handle);
+
+ngx_int_t ngx_http_woportal_slots_init(ngx_cycle_t *cycle, ngx_uint_t n);
+void **ngx_http_woportal_slot(ngx_uint_t i);
+void ngx_http_woportal_slots_exit(ngx_http_woportal_release_pt release);
 
 /* response.c */
 ngx_http_woportal_ctx_t *ngx_http_woportal_get_ctx(ngx_http_request_t *r);

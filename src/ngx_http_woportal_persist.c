@@ -14,10 +14,8 @@
  * SQL when it misses (read-through, store.c); a list whose index was lost
  * is rebuilt from SQL (list.c).
  *
- * This file keeps each pool thread's connections, one slot per database,
- * and hands the calls to the database's backend (sqlite.c, pgsql.c).  All
- * slots are on a list, freed by the worker at exit: see store.c for why
- * not by a pthread key destructor.
+ * This file hands the calls to the database's backend (sqlite.c,
+ * pgsql.c), with the pool thread's slot for its connection (threads.c).
  */
 
 
@@ -27,91 +25,36 @@
 #include "ngx_http_woportal.h"
 
 
-typedef struct ngx_http_woportal_dbconns_s  ngx_http_woportal_dbconns_t;
-
-struct ngx_http_woportal_dbconns_s {
-    ngx_http_woportal_dbconns_t  *next;
-    ngx_uint_t                    n;
-    void                         *conn[1];
-};
-
-
 static void **ngx_http_woportal_db_slot(ngx_http_woportal_db_t *db);
 
 
-static pthread_key_t                 ngx_http_woportal_dbconns_key;
+static ngx_uint_t                    ngx_http_woportal_nstores;
 static ngx_http_woportal_db_t      **ngx_http_woportal_dbs;
-static ngx_uint_t                    ngx_http_woportal_ndbs;
-static ngx_http_woportal_dbconns_t  *ngx_http_woportal_dbconns;
-static pthread_mutex_t               ngx_http_woportal_dbconns_lock =
-                                         PTHREAD_MUTEX_INITIALIZER;
 
+
+/* a pool thread's database connections follow its memcached ones */
 
 ngx_int_t
-ngx_http_woportal_db_init(ngx_cycle_t *cycle)
+ngx_http_woportal_db_init(ngx_uint_t nstores, ngx_array_t *dbs)
 {
-    int                             err;
-    ngx_http_woportal_main_conf_t  *wmcf;
-
-    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module)
-        == NULL)
-    {
-        return NGX_OK;
-    }
-
-    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_woportal_module);
-
-    if (wmcf == NULL || wmcf->dbs.nelts == 0) {
-        return NGX_OK;
-    }
-
-    ngx_http_woportal_dbs = wmcf->dbs.elts;
-    ngx_http_woportal_ndbs = wmcf->dbs.nelts;
-
-    err = pthread_key_create(&ngx_http_woportal_dbconns_key, NULL);
-    if (err != 0) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
-                      "woportal: pthread_key_create() failed");
-        return NGX_ERROR;
-    }
+    ngx_http_woportal_nstores = nstores;
+    ngx_http_woportal_dbs = dbs->elts;
 
     return NGX_OK;
 }
 
 
-/* after nginx stopped its pool threads: no connection is in use */
+/* at exit: a pool thread's handle of slot i (threads.c) */
 
 void
-ngx_http_woportal_db_exit(ngx_cycle_t *cycle)
+ngx_http_woportal_db_free(ngx_uint_t i, void *conn)
 {
-    ngx_uint_t                    i;
-    ngx_http_woportal_dbconns_t  *conns, *next;
-
-    if (ngx_http_woportal_ndbs == 0) {
+    if (i < ngx_http_woportal_nstores) {
+        ngx_http_woportal_store_free(conn);
         return;
     }
 
-    (void) pthread_mutex_lock(&ngx_http_woportal_dbconns_lock);
-
-    for (conns = ngx_http_woportal_dbconns; conns; conns = next) {
-        next = conns->next;
-
-        for (i = 0; i < conns->n; i++) {
-            if (conns->conn[i]) {
-                ngx_http_woportal_dbs[i]->backend->free(conns->conn[i]);
-            }
-        }
-
-        free(conns);
-    }
-
-    ngx_http_woportal_dbconns = NULL;
-
-    (void) pthread_mutex_unlock(&ngx_http_woportal_dbconns_lock);
-
-    (void) pthread_key_delete(ngx_http_woportal_dbconns_key);
-    ngx_http_woportal_ndbs = 0;
+    ngx_http_woportal_dbs[i - ngx_http_woportal_nstores]->backend->free(conn);
 }
 
 
@@ -231,29 +174,5 @@ ngx_http_woportal_db_scan(ngx_http_woportal_db_t *db, ngx_str_t *prefix,
 static void **
 ngx_http_woportal_db_slot(ngx_http_woportal_db_t *db)
 {
-    ngx_http_woportal_dbconns_t  *conns;
-
-    conns = pthread_getspecific(ngx_http_woportal_dbconns_key);
-
-    if (conns == NULL) {
-        conns = calloc(1, sizeof(ngx_http_woportal_dbconns_t)
-                          + ngx_http_woportal_ndbs * sizeof(void *));
-        if (conns == NULL) {
-            return NULL;
-        }
-
-        conns->n = ngx_http_woportal_ndbs;
-
-        if (pthread_setspecific(ngx_http_woportal_dbconns_key, conns) != 0) {
-            free(conns);
-            return NULL;
-        }
-
-        (void) pthread_mutex_lock(&ngx_http_woportal_dbconns_lock);
-        conns->next = ngx_http_woportal_dbconns;
-        ngx_http_woportal_dbconns = conns;
-        (void) pthread_mutex_unlock(&ngx_http_woportal_dbconns_lock);
-    }
-
-    return &conns->conn[db->index];
+    return ngx_http_woportal_slot(ngx_http_woportal_nstores + db->index);
 }

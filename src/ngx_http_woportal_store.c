@@ -2,8 +2,8 @@
 /*
  * The memcached store.  libmemcached blocks, so every call runs as a task
  * of an nginx thread pool, on a memcached_st that belongs to that pool
- * thread (made on first use, kept until the thread exits); the request
- * goes on from the task's completion event, on the event loop.
+ * thread (made on first use, kept in the thread's slot: threads.c); the
+ * request goes on from the task's completion event, on the event loop.
  */
 
 
@@ -12,22 +12,6 @@
 #include <ngx_http.h>
 #include <libmemcached/memcached.h>
 #include "ngx_http_woportal.h"
-
-
-/*
- * A pool thread's connections, one slot per store.  All of them are on a
- * list, so that the worker frees them when it exits: not a pthread key
- * destructor, which would run in the exiting pool thread while the main
- * thread goes on, and may unload this module (a dynamic one) under it.
- */
-
-typedef struct ngx_http_woportal_conns_s  ngx_http_woportal_conns_t;
-
-struct ngx_http_woportal_conns_s {
-    ngx_http_woportal_conns_t  *next;
-    ngx_uint_t                  n;
-    memcached_st               *mc[1];
-};
 
 
 static void ngx_http_woportal_store_thread(void *data, ngx_log_t *log);
@@ -50,12 +34,6 @@ static ngx_int_t ngx_http_woportal_store_value(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 
 
-static pthread_key_t               ngx_http_woportal_conns_key;
-static ngx_uint_t                  ngx_http_woportal_nstores;
-static ngx_http_woportal_conns_t  *ngx_http_woportal_conns;
-static pthread_mutex_t             ngx_http_woportal_conns_lock =
-                                       PTHREAD_MUTEX_INITIALIZER;
-
 static char  *ngx_http_woportal_op_names[] = {
     "get", "add", "cas", "delete", "run"
 };
@@ -70,73 +48,12 @@ typedef struct {
 } ngx_http_woportal_value_t;
 
 
-ngx_int_t
-ngx_http_woportal_store_init(ngx_cycle_t *cycle)
-{
-    int                             err;
-    ngx_http_woportal_main_conf_t  *wmcf;
-
-    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module)
-        == NULL)
-    {
-        return NGX_OK;
-    }
-
-    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_woportal_module);
-
-    if (wmcf == NULL || wmcf->stores.nelts == 0) {
-        return NGX_OK;
-    }
-
-    ngx_http_woportal_nstores = wmcf->stores.nelts;
-
-    err = pthread_key_create(&ngx_http_woportal_conns_key, NULL);
-    if (err != 0) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
-                      "woportal: pthread_key_create() failed");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * Runs after nginx's thread pools have stopped their threads (core
- * modules exit first), so no connection is in use any more.
- */
+/* at exit: a pool thread's handle (threads.c) */
 
 void
-ngx_http_woportal_store_exit(ngx_cycle_t *cycle)
+ngx_http_woportal_store_free(void *mc)
 {
-    ngx_uint_t                  i;
-    ngx_http_woportal_conns_t  *conns, *next;
-
-    if (ngx_http_woportal_nstores == 0) {
-        return;
-    }
-
-    (void) pthread_mutex_lock(&ngx_http_woportal_conns_lock);
-
-    for (conns = ngx_http_woportal_conns; conns; conns = next) {
-        next = conns->next;
-
-        for (i = 0; i < conns->n; i++) {
-            if (conns->mc[i]) {
-                memcached_free(conns->mc[i]);
-            }
-        }
-
-        free(conns);
-    }
-
-    ngx_http_woportal_conns = NULL;
-
-    (void) pthread_mutex_unlock(&ngx_http_woportal_conns_lock);
-
-    (void) pthread_key_delete(ngx_http_woportal_conns_key);
-    ngx_http_woportal_nstores = 0;
+    memcached_free(mc);
 }
 
 
@@ -861,37 +778,19 @@ ngx_http_woportal_store_gets(memcached_st *mc, ngx_http_woportal_call_t *call)
 static memcached_st *
 ngx_http_woportal_store_conn(ngx_http_woportal_store_t *store)
 {
-    uint64_t                    tmo;
-    memcached_st               *mc;
-    ngx_http_woportal_conns_t  *conns;
+    void          **slot;
+    uint64_t        tmo;
+    memcached_st   *mc;
 
-    conns = pthread_getspecific(ngx_http_woportal_conns_key);
+    /* the memcached configurations have the first slots */
 
-    if (conns == NULL) {
-        conns = calloc(1, sizeof(ngx_http_woportal_conns_t)
-                          + ngx_http_woportal_nstores
-                            * sizeof(memcached_st *));
-        if (conns == NULL) {
-            return NULL;
-        }
-
-        conns->n = ngx_http_woportal_nstores;
-
-        if (pthread_setspecific(ngx_http_woportal_conns_key, conns) != 0) {
-            free(conns);
-            return NULL;
-        }
-
-        (void) pthread_mutex_lock(&ngx_http_woportal_conns_lock);
-        conns->next = ngx_http_woportal_conns;
-        ngx_http_woportal_conns = conns;
-        (void) pthread_mutex_unlock(&ngx_http_woportal_conns_lock);
+    slot = ngx_http_woportal_slot(store->index);
+    if (slot == NULL) {
+        return NULL;
     }
 
-    mc = conns->mc[store->index];
-
-    if (mc) {
-        return mc;
+    if (*slot) {
+        return *slot;
     }
 
     mc = memcached((char *) store->config.data, store->config.len);
@@ -918,7 +817,7 @@ ngx_http_woportal_store_conn(ngx_http_woportal_store_t *store)
     /* the text protocol desyncs on CAS without it */
     (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
 
-    conns->mc[store->index] = mc;
+    *slot = mc;
 
     return mc;
 }
