@@ -194,6 +194,8 @@ ngx_http_woportal_later_exit(ngx_cycle_t *cycle)
                           &dbs[i]->config);
         }
 
+        ngx_http_woportal_later_requeue(l);
+
         while (!ngx_queue_empty(&l->pending)) {
             q = ngx_queue_head(&l->pending);
             ngx_queue_remove(q);
