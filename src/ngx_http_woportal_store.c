@@ -856,6 +856,8 @@ ngx_http_woportal_store_event(ngx_event_t *ev)
     }
 
     if (call->index_rc != NGX_OK && call->rc == MEMCACHED_SUCCESS) {
+        r->connection->log->action = "indexing a woportal entry";
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "woportal: \"%V\" is stored but its index record is "
                       "not; lists mend it when they meet the entry",
