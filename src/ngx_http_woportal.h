@@ -188,7 +188,24 @@ typedef struct {
 } ngx_http_woportal_detail_t;
 
 
-/* a list query (list.c) */
+/* the query parameters of a list (query.c) */
+typedef enum {
+    NGX_HTTP_WOPORTAL_Q_PAGE = 0,
+    NGX_HTTP_WOPORTAL_Q_PER_PAGE,
+    NGX_HTTP_WOPORTAL_Q_SORT,
+    NGX_HTTP_WOPORTAL_Q_STATUS,
+    NGX_HTTP_WOPORTAL_Q_WORKORDER,
+    NGX_HTTP_WOPORTAL_Q_CLIENT,
+    NGX_HTTP_WOPORTAL_Q_NAMESPACE,      /* repeatable, and with "[]" */
+    NGX_HTTP_WOPORTAL_Q_ID,             /* repeatable, and with "[]" */
+    NGX_HTTP_WOPORTAL_Q_NONE
+} ngx_http_woportal_param_e;
+
+#define NGX_HTTP_WOPORTAL_Q_REPEATABLE                                       \
+    ((1 << NGX_HTTP_WOPORTAL_Q_NAMESPACE) | (1 << NGX_HTTP_WOPORTAL_Q_ID))
+
+
+/* a list query (query.c) */
 typedef struct {
     u_char                        field;   /* NGX_HTTP_WOPORTAL_F_* */
     u_char                        desc;
@@ -486,6 +503,8 @@ ngx_int_t ngx_http_woportal_delete(ngx_http_request_t *r,
 /* list.c */
 ngx_int_t ngx_http_woportal_list(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx);
+
+/* query.c */
 ngx_int_t ngx_http_woportal_list_query(ngx_pool_t *pool, ngx_str_t *args,
     ngx_http_woportal_query_t *q, ngx_http_woportal_error_t *err);
 
