@@ -8,9 +8,8 @@
  *     page's entries -> answer
  *
  * The query string is read by query.c.  Two memcached round trips
- * whatever the number of entries, both in one
- * pool-thread task, so that folding and sorting 100k records never holds
- * up the event loop.  Filters and sorting work on the compact records;
+ * whatever the number of entries, both in one pool-thread task, so that
+ * folding and sorting 100k records never holds up the event loop.  Filters and sorting work on the compact records;
  * only the page's entries are fetched, and they are served as stored.
  *
  * Repairs on the way: a shard twice the size of its live records is
