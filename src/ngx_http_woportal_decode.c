@@ -383,6 +383,11 @@ ngx_http_woportal_prescan(u_char *p, size_t len)
     ngx_int_t    cp, hi, n;
     ngx_uint_t   in_string;
 
+    if (len == 0) {
+        /* p may be NULL */
+        return NGX_OK;
+    }
+
     last = p + len;
     in_string = 0;
     hi = 0;

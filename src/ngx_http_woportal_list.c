@@ -576,7 +576,9 @@ ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc)
             return NGX_ERROR;
         }
 
-        ngx_memcpy(p, buf->data, buf->len);
+        if (buf->len) {
+            ngx_memcpy(p, buf->data, buf->len);
+        }
 
         if (buf->data) {
             ngx_free(buf->data);
@@ -649,7 +651,10 @@ ngx_http_woportal_list_shard(void *data, u_char *key, size_t key_len,
         return NGX_ERROR;
     }
 
-    ngx_memcpy(shard->data, value, len);
+    if (len) {
+        /* an empty value is NULL */
+        ngx_memcpy(shard->data, value, len);
+    }
     shard->len = len;
     shard->cas = cas;
     shard->found = 1;
@@ -1032,7 +1037,9 @@ ngx_http_woportal_list_item(void *data, u_char *key, size_t key_len,
             return NGX_ERROR;
         }
 
-        ngx_memcpy(it->value.data, value, len);
+        if (len) {
+            ngx_memcpy(it->value.data, value, len);
+        }
         it->value.len = len;
 
         return NGX_OK;

@@ -87,7 +87,8 @@ ngx_http_woportal_list_query(ngx_pool_t *pool, ngx_str_t *args,
     }
 
     p = args->data;
-    last = p + args->len;
+    /* no query string: args->data is NULL */
+    last = args->len ? p + args->len : p;
 
     for ( /* void */ ; p < last; p = end + 1) {
 

@@ -537,7 +537,9 @@ ngx_http_woportal_store_value(void *data, u_char *key, size_t key_len,
         return NGX_ERROR;
     }
 
-    ngx_memcpy(v->value.data, value, len);
+    if (len) {
+        ngx_memcpy(v->value.data, value, len);
+    }
     v->value.len = len;
     v->cas = cas;
     v->found = 1;
@@ -754,8 +756,11 @@ ngx_http_woportal_store_gets(memcached_st *mc, ngx_http_woportal_call_t *call)
             continue;
         }
 
-        memcpy(call->mc_value, memcached_result_value(&res),
-               call->mc_value_len);
+        if (call->mc_value_len) {
+            /* an empty value is NULL */
+            memcpy(call->mc_value, memcached_result_value(&res),
+                   call->mc_value_len);
+        }
 
         call->fetched_flags = memcached_result_flags(&res);
         call->cas = memcached_result_cas(&res);
