@@ -46,3 +46,49 @@ dynamic: deps
 
 clean:
 	rm -rf build t/servroot
+
+
+# Fuzzing and sanitizers (README: "Fuzzing and sanitizers")
+#
+#   make fuzz        build the libFuzzer harnesses of fuzz/ (clang, ASan,
+#                    UBSan) and run each for FUZZ_SECONDS (0: the seeds only)
+#   make test-asan   the whole t/ suite against nginx built with
+#                    -fsanitize=address,undefined; fails on any report
+
+FUZZ_SECONDS ?= 60
+ASAN_BUILD    = build/asan
+ASAN_NGINX    = $(ASAN_BUILD)/nginx-$(NGINX_VERSION)/objs/nginx
+ASAN_CC_OPT   = -fsanitize=address,undefined -fno-omit-frame-pointer -O1 -g \
+                -DNGX_DEBUG_PALLOC=1 -Wno-string-concatenation
+ASAN_LD_OPT   = -fsanitize=address,undefined
+
+.PHONY: fuzz test-asan
+
+fuzz:
+	@fuzz/build.sh build/fuzz
+	@fuzz/run.sh $(FUZZ_SECONDS)
+
+test-asan: deps
+	@fuzz/deps-clang.sh
+	@util/build-nginx.sh $(ASAN_BUILD) --with-cc=clang \
+	    --with-cc-opt="$(ASAN_CC_OPT)" --with-ld-opt="$(ASAN_LD_OPT)" \
+	    >/dev/null
+	@fuzz/test-asan.sh $(ASAN_NGINX) $(PROVE_ARGS)
+
+
+# The benchmark (README: "Benchmarks")
+#
+#   make bench     build nginx with the module optimised (-O2, no debug
+#                  log) into build/bench/ and run bench/bench.sh: wrk
+#                  against its own nginx and memcached, the table in
+#                  BENCHMARKS.md; BENCH_QUICK=1 for the short run (its
+#                  table in build/bench/BENCHMARKS-quick.md)
+
+BENCH_BUILD = build/bench
+BENCH_NGINX = $(BENCH_BUILD)/nginx-$(NGINX_VERSION)/objs/nginx
+
+.PHONY: bench
+
+bench: deps
+	@util/build-nginx.sh $(BENCH_BUILD) --with-cc-opt=-O2 >/dev/null
+	@bench/bench.sh $(BENCH_NGINX)
