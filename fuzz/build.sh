@@ -46,7 +46,6 @@ CFLAGS="$CFLAGS -DNGX_DEBUG_PALLOC=1"
 CFLAGS="$CFLAGS -Wno-string-concatenation"
 
 "$top/fuzz/deps-clang.sh"
-"$top/util/deps.sh"
 
 # nginx and the module, instrumented; only what changed is rebuilt
 "$top/util/build-nginx.sh" "$build" --with-cc=clang \

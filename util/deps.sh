@@ -1,6 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages the build, `make run` and `make test` need,
-# only those that are missing.  Run as root (or with sudo available).
+# and any given as arguments, only those that are missing.  Run as root (or
+# with sudo available).
+#
+#   util/deps.sh [more packages...]
 set -eu
 
 PACKAGES="gcc make libc6-dev dpkg-dev curl ca-certificates procps
@@ -9,7 +12,7 @@ memcached postgresql
 nginx-dev nginx
 libtest-base-perl libtest-longstring-perl liblist-moreutils-perl
 libhttp-message-perl libtext-diff-perl libipc-run-perl libyaml-libyaml-perl
-libdbd-sqlite3-perl"
+libdbd-sqlite3-perl $*"
 
 missing=""
 for p in $PACKAGES; do
