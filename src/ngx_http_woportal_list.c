@@ -9,8 +9,9 @@
  *
  * The query string is read by query.c.  Two memcached round trips
  * whatever the number of entries, both in one pool-thread task, so that
- * folding and sorting 100k records never holds up the event loop.  Filters and sorting work on the compact records;
- * only the page's entries are fetched, and they are served as stored.
+ * folding and sorting 100k records never holds up the event loop.
+ * Filters and sorting work on the compact records; only the page's
+ * entries are fetched, and they are served as stored.
  *
  * Repairs on the way: a shard twice the size of its live records is
  * rewritten (CAS); an entry of the page that is gone from memcached (a

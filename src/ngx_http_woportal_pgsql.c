@@ -106,6 +106,8 @@ static ngx_int_t ngx_http_woportal_pgsql_scan(ngx_http_woportal_db_t *db,
     void **slot, ngx_str_t *prefix, ngx_http_woportal_scan_pt handler,
     void *data, ngx_log_t *log);
 static void ngx_http_woportal_pgsql_free(void *conn);
+static void ngx_http_woportal_pgsql_key(const char **values, int *lengths,
+    ngx_str_t *prefix, u_char *id);
 static ngx_http_woportal_pgsql_t *ngx_http_woportal_pgsql_conn(
     ngx_http_woportal_db_t *db, void **slot, ngx_uint_t stmt, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_pgsql_setup(ngx_http_woportal_db_t *db,
@@ -182,10 +184,7 @@ ngx_http_woportal_pgsql_put(ngx_http_woportal_db_t *db, void **slot,
     *ngx_sprintf(numbers[2], "%L", e->created_at) = '\0';
     *ngx_sprintf(numbers[3], "%L", e->updated_at) = '\0';
 
-    values[0] = (char *) p->prefix.data;
-    lengths[0] = p->prefix.len;
-    values[1] = (char *) p->id;
-    lengths[1] = NGX_HTTP_WOPORTAL_ID_LEN;
+    ngx_http_woportal_pgsql_key(values, lengths, &p->prefix, p->id);
     values[2] = (char *) numbers[0];
     lengths[2] = 0;
     values[3] = (char *) e->workorder.data;
@@ -266,10 +265,7 @@ ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
     ngx_int_t    found;
     const char  *values[2];
 
-    values[0] = (char *) p->prefix.data;
-    lengths[0] = p->prefix.len;
-    values[1] = (char *) p->id;
-    lengths[1] = NGX_HTTP_WOPORTAL_ID_LEN;
+    ngx_http_woportal_pgsql_key(values, lengths, &p->prefix, p->id);
 
     res = ngx_http_woportal_pgsql_run(db, slot, NGX_HTTP_WOPORTAL_PG_DELETE,
                                       2, values, lengths, log);
@@ -312,10 +308,7 @@ ngx_http_woportal_pgsql_load(ngx_http_woportal_db_t *db, void **slot,
     PGresult    *res;
     const char  *values[2];
 
-    values[0] = (char *) prefix->data;
-    lengths[0] = prefix->len;
-    values[1] = (char *) id;
-    lengths[1] = NGX_HTTP_WOPORTAL_ID_LEN;
+    ngx_http_woportal_pgsql_key(values, lengths, prefix, id);
 
     res = ngx_http_woportal_pgsql_run(db, slot, NGX_HTTP_WOPORTAL_PG_LOAD, 2,
                                       values, lengths, log);
@@ -420,6 +413,19 @@ ngx_http_woportal_pgsql_free(void *conn)
     }
 
     free(c);
+}
+
+
+/* an entry's key: $1 the prefix, $2 the id */
+
+static void
+ngx_http_woportal_pgsql_key(const char **values, int *lengths,
+    ngx_str_t *prefix, u_char *id)
+{
+    values[0] = (char *) prefix->data;
+    lengths[0] = prefix->len;
+    values[1] = (char *) id;
+    lengths[1] = NGX_HTTP_WOPORTAL_ID_LEN;
 }
 
 

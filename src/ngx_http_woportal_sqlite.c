@@ -106,6 +106,8 @@ static ngx_int_t ngx_http_woportal_sqlite_scan(ngx_http_woportal_db_t *db,
     void **slot, ngx_str_t *prefix, ngx_http_woportal_scan_pt handler,
     void *data, ngx_log_t *log);
 static void ngx_http_woportal_sqlite_free(void *conn);
+static void ngx_http_woportal_sqlite_bind_key(sqlite3_stmt *stmt,
+    ngx_str_t *prefix, u_char *id);
 static ngx_http_woportal_sqlite_t *ngx_http_woportal_sqlite_conn(
     ngx_http_woportal_db_t *db, void **slot, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
@@ -212,10 +214,7 @@ ngx_http_woportal_sqlite_put(ngx_http_woportal_db_t *db, void **slot,
                     : NGX_HTTP_WOPORTAL_SQL_UPSERT;
     stmt = c->stmt[sql];
 
-    (void) sqlite3_bind_text(stmt, 1, (char *) p->prefix.data,
-                             p->prefix.len, SQLITE_STATIC);
-    (void) sqlite3_bind_text(stmt, 2, (char *) p->id,
-                             NGX_HTTP_WOPORTAL_ID_LEN, SQLITE_STATIC);
+    ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
     (void) sqlite3_bind_int64(stmt, 3, (sqlite3_int64) e->version);
     (void) sqlite3_bind_text(stmt, 4, (char *) e->workorder.data,
                              e->workorder.len, SQLITE_STATIC);
@@ -254,10 +253,7 @@ ngx_http_woportal_sqlite_put(ngx_http_woportal_db_t *db, void **slot,
 
     stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_NS_DELETE];
 
-    (void) sqlite3_bind_text(stmt, 1, (char *) p->prefix.data,
-                             p->prefix.len, SQLITE_STATIC);
-    (void) sqlite3_bind_text(stmt, 2, (char *) p->id,
-                             NGX_HTTP_WOPORTAL_ID_LEN, SQLITE_STATIC);
+    ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
 
     if (ngx_http_woportal_sqlite_step(db, c, stmt, log) != NGX_OK) {
         return NGX_ERROR;
@@ -310,10 +306,7 @@ ngx_http_woportal_sqlite_delete(ngx_http_woportal_db_t *db, void **slot,
     {
         stmt = c->stmt[sql];
 
-        (void) sqlite3_bind_text(stmt, 1, (char *) p->prefix.data,
-                                 p->prefix.len, SQLITE_STATIC);
-        (void) sqlite3_bind_text(stmt, 2, (char *) p->id,
-                                 NGX_HTTP_WOPORTAL_ID_LEN, SQLITE_STATIC);
+        ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
 
         if (ngx_http_woportal_sqlite_step(db, c, stmt, log) != NGX_OK) {
             return NGX_ERROR;
@@ -350,10 +343,7 @@ ngx_http_woportal_sqlite_load(ngx_http_woportal_db_t *db, void **slot,
 
     stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_LOAD];
 
-    (void) sqlite3_bind_text(stmt, 1, (char *) prefix->data, prefix->len,
-                             SQLITE_STATIC);
-    (void) sqlite3_bind_text(stmt, 2, (char *) id, NGX_HTTP_WOPORTAL_ID_LEN,
-                             SQLITE_STATIC);
+    ngx_http_woportal_sqlite_bind_key(stmt, prefix, id);
 
     rc = sqlite3_step(stmt);
 
@@ -571,6 +561,19 @@ ngx_http_woportal_sqlite_close(ngx_http_woportal_sqlite_t *c)
         (void) sqlite3_close(c->db);
         c->db = NULL;
     }
+}
+
+
+/* an entry's key: ?1 the prefix, ?2 the id */
+
+static void
+ngx_http_woportal_sqlite_bind_key(sqlite3_stmt *stmt, ngx_str_t *prefix,
+    u_char *id)
+{
+    (void) sqlite3_bind_text(stmt, 1, (char *) prefix->data, prefix->len,
+                             SQLITE_STATIC);
+    (void) sqlite3_bind_text(stmt, 2, (char *) id, NGX_HTTP_WOPORTAL_ID_LEN,
+                             SQLITE_STATIC);
 }
 
 
