@@ -271,6 +271,17 @@ typedef struct {
 } ngx_http_woportal_error_t;
 
 
+/*
+ * An API key (auth.c), from woportal_api_key or a woportal_api_keys file:
+ * only its SHA-256 digest is kept.
+ */
+typedef struct {
+    ngx_str_t                    name;      /* for logs: $woportal_key_name */
+    u_char                       digest[32];
+    ngx_array_t                 *namespaces; /* of ngx_str_t; NULL: all */
+} ngx_http_woportal_key_t;
+
+
 typedef struct ngx_http_woportal_backend_s  ngx_http_woportal_backend_t;
 
 /*
@@ -454,6 +465,7 @@ struct ngx_http_woportal_call_s {
 typedef struct {
     ngx_http_woportal_route_t     route;
     ngx_http_woportal_op_e        op;
+    ngx_http_woportal_key_t      *key;       /* the request's API key */
     ngx_http_woportal_entry_t     entry;
     ngx_http_woportal_entry_t     patch;     /* what an update sends */
     ngx_http_woportal_call_t      call;
