@@ -27,6 +27,10 @@ static char *ngx_http_woportal_persist(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_woportal_api_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_woportal_keys(ngx_conf_t *cf,
+    ngx_http_woportal_loc_conf_t *wlcf);
 static char *ngx_http_woportal_check_prefix(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_woportal_check_header(ngx_conf_t *cf, void *post,
@@ -128,10 +132,17 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       NULL },
 
     { ngx_string("woportal_api_key"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_woportal_api_key,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_woportal_loc_conf_t, api_keys),
+      0,
+      NULL },
+
+    { ngx_string("woportal_api_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_woportal_api_keys,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("woportal_api_key_header"),
@@ -225,9 +236,9 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
      *     conf->base = { 0, NULL };
      *     conf->memcached = { 0, NULL };
      *     conf->key_prefix = { 0, NULL };
- *     conf->index_keys = NULL;
- *     conf->persist = { 0, NULL };
- *     conf->db = NULL;
+     *     conf->index_keys = NULL;
+     *     conf->persist = { 0, NULL };
+     *     conf->db = NULL;
      *     conf->thread_pool = NULL;
      *     conf->store = NULL;
      *     conf->api_key_header = { 0, NULL };
@@ -296,7 +307,8 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->api_keys == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"woportal\" in location \"%V\" needs at least "
-                           "one \"woportal_api_key\"", &conf->clcf->name);
+                           "one \"woportal_api_key\" or "
+                           "\"woportal_api_keys\"", &conf->clcf->name);
         return NGX_CONF_ERROR;
     }
 
@@ -484,18 +496,94 @@ ngx_http_woportal_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * woportal_api_key <key> [<name>] and woportal_api_keys <file> add to the
+ * keys of their level (auth.c reads them).
+ */
+
 static char *
 ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_woportal_loc_conf_t *wlcf = conf;
+
+    u_char     *p;
+    size_t      len;
+    ngx_str_t  *value, name, *file;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 3) {
+        name = value[2];
+
+    } else {
+        /* named by where it is configured: "nginx.conf:42" */
+
+        file = &cf->conf_file->file.name;
+
+        for (p = file->data + file->len; p > file->data; p--) {
+            if (p[-1] == '/') {
+                break;
+            }
+        }
+
+        len = ngx_min((size_t) (file->data + file->len - p), 40);
+
+        name.data = ngx_pnalloc(cf->temp_pool, len + 1 + NGX_INT_T_LEN);
+        if (name.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        name.len = ngx_sprintf(name.data, "%*s:%ui", len, p,
+                               cf->conf_file->line)
+                   - name.data;
+    }
+
+    if (ngx_http_woportal_keys(cf, wlcf) != NGX_OK
+        || ngx_http_woportal_auth_add_key(cf, wlcf->api_keys, &value[1],
+                                          &name)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_woportal_api_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_woportal_loc_conf_t *wlcf = conf;
+
     ngx_str_t  *value;
 
     value = cf->args->elts;
 
-    if (ngx_http_woportal_auth_check_key(cf, &value[1]) != NGX_OK) {
+    if (ngx_http_woportal_keys(cf, wlcf) != NGX_OK
+        || ngx_http_woportal_auth_read_keys(cf, wlcf->api_keys, &value[1])
+           != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
-    return ngx_conf_set_str_array_slot(cf, cmd, conf);
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_woportal_keys(ngx_conf_t *cf, ngx_http_woportal_loc_conf_t *wlcf)
+{
+    if (wlcf->api_keys != NGX_CONF_UNSET_PTR) {
+        return NGX_OK;
+    }
+
+    wlcf->api_keys = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_woportal_key_t));
+    if (wlcf->api_keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

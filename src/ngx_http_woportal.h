@@ -379,7 +379,7 @@ typedef struct {
     ngx_uint_t                   persist_mode;  /* NGX_HTTP_WOPORTAL_ASYNC */
     ngx_uint_t                   persist_queue;
 
-    ngx_array_t                 *api_keys;  /* of ngx_str_t */
+    ngx_array_t                 *api_keys;  /* of key_t */
     ngx_str_t                    api_key_header;
 
     size_t                       max_body_size;
@@ -544,9 +544,21 @@ void ngx_http_woportal_route(ngx_str_t *base, ngx_str_t *uri,
     ngx_http_woportal_route_t *rt);
 
 /* auth.c */
-ngx_int_t ngx_http_woportal_authorized(ngx_http_request_t *r,
+ngx_http_woportal_key_t *ngx_http_woportal_authorized(ngx_http_request_t *r,
     ngx_http_woportal_loc_conf_t *wlcf);
-ngx_int_t ngx_http_woportal_auth_check_key(ngx_conf_t *cf, ngx_str_t *key);
+ngx_int_t ngx_http_woportal_auth_add_key(ngx_conf_t *cf, ngx_array_t *keys,
+    ngx_str_t *key, ngx_str_t *name);
+ngx_int_t ngx_http_woportal_auth_read_keys(ngx_conf_t *cf, ngx_array_t *keys,
+    ngx_str_t *file);
+ngx_uint_t ngx_http_woportal_key_allows(ngx_http_woportal_key_t *key,
+    u_char *ns, size_t len);
+ngx_uint_t ngx_http_woportal_key_sees(ngx_http_woportal_key_t *key,
+    ngx_array_t *namespaces);
+ngx_int_t ngx_http_woportal_key_writes(ngx_pool_t *pool,
+    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_entry_t *e,
+    ngx_http_woportal_error_t *err);
+ngx_int_t ngx_http_woportal_key_replaces(ngx_pool_t *pool,
+    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_error_t *err);
 
 /* body.c */
 ngx_int_t ngx_http_woportal_is_json(ngx_http_request_t *r);

@@ -60,7 +60,9 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
 
     r->connection->log->action = "authenticating a woportal request";
 
-    if (!ngx_http_woportal_authorized(r, wlcf)) {
+    ctx->key = ngx_http_woportal_authorized(r, wlcf);
+
+    if (ctx->key == NULL) {
         return ngx_http_woportal_send_error(r, NGX_HTTP_UNAUTHORIZED,
                                             NGX_HTTP_WOPORTAL_E_UNAUTHORIZED,
                                             "a valid API key is required");
@@ -226,6 +228,20 @@ ngx_http_woportal_body_op(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
         return ngx_http_woportal_send_errors(r, &err);
     }
 
+    /* the key's namespaces: before the store is asked anything */
+
+    ngx_memzero(&err, sizeof(ngx_http_woportal_error_t));
+
+    rc = ngx_http_woportal_key_writes(r->pool, ctx, e, &err);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_woportal_send_errors(r, &err);
+    }
+
     if (ctx->op == NGX_HTTP_WOPORTAL_OP_CREATE) {
         return ngx_http_woportal_create(r, ctx);
     }
@@ -327,7 +343,8 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
 
 /*
  * The entry a get fetched, decoded into ctx->entry: NGX_OK; NGX_DECLINED
- * when it is missing or being deleted (404); NGX_ABORT when the store is
+ * when it is missing, being deleted, or not visible to the request's key
+ * (404, the same answer for all three); NGX_ABORT when the store is
  * unavailable or the stored value is not this entry (503: garbage is never
  * served); NGX_ERROR (500).
  */
@@ -379,6 +396,10 @@ ngx_http_woportal_stored_entry(ngx_http_request_t *r,
                       "woportal: stored entry \"%V\" is corrupt: %V",
                       &call->key, &err.message);
         return NGX_ABORT;
+    }
+
+    if (!ngx_http_woportal_key_sees(ctx->key, &ctx->entry.namespaces)) {
+        return NGX_DECLINED;
     }
 
     return NGX_OK;

@@ -70,6 +70,7 @@ typedef struct {
 typedef struct {
     ngx_http_woportal_query_t     q;
     ngx_http_woportal_loc_conf_t *wlcf;
+    ngx_http_woportal_key_t      *key;
 
     /* the pool thread's; destroyed with the request */
     ngx_pool_t                   *pool;
@@ -89,6 +90,7 @@ typedef struct {
 } ngx_http_woportal_list_t;
 
 
+static void ngx_http_woportal_list_own(ngx_http_woportal_list_t *l);
 static void ngx_http_woportal_list_cleanup(void *data);
 static void ngx_http_woportal_list_done(ngx_http_woportal_call_t *call);
 
@@ -98,7 +100,7 @@ static ngx_int_t ngx_http_woportal_list_shard(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 static ngx_int_t ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l,
     ngx_array_t *recs, ngx_http_woportal_mc_t *mc, ngx_log_t *log);
-static ngx_uint_t ngx_http_woportal_list_match(ngx_http_woportal_query_t *q,
+static ngx_uint_t ngx_http_woportal_list_match(ngx_http_woportal_list_t *l,
     ngx_http_woportal_irec_t *rec);
 static ngx_int_t ngx_http_woportal_list_cmp(ngx_http_woportal_query_t *q,
     ngx_http_woportal_irec_t *a, ngx_http_woportal_irec_t *b);
@@ -178,6 +180,9 @@ ngx_http_woportal_list(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
     cln->data = l;
 
     l->wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
+    l->key = ctx->key;
+
+    ngx_http_woportal_list_own(l);
 
     ctx->call.run = ngx_http_woportal_list_run;
     ctx->call.data = l;
@@ -190,6 +195,37 @@ ngx_http_woportal_list(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
     }
 
     return rc;
+}
+
+
+/*
+ * A key with namespaces filters by its own only: the company_namespace
+ * values that are not its own are dropped, and when none is left the
+ * list is empty.
+ */
+
+static void
+ngx_http_woportal_list_own(ngx_http_woportal_list_t *l)
+{
+    ngx_str_t   *ns;
+    ngx_uint_t   i, n;
+
+    if (l->key->namespaces == NULL
+        || !(l->q.given & (1 << NGX_HTTP_WOPORTAL_Q_NAMESPACE)))
+    {
+        return;
+    }
+
+    ns = l->q.namespaces.elts;
+    n = 0;
+
+    for (i = 0; i < l->q.namespaces.nelts; i++) {
+        if (ngx_http_woportal_key_allows(l->key, ns[i].data, ns[i].len)) {
+            ns[n++] = ns[i];
+        }
+    }
+
+    l->q.namespaces.nelts = n;
 }
 
 
@@ -323,7 +359,7 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
 
         l->shards[rec[i].shard].live += rec[i].len;
 
-        if (ngx_http_woportal_list_match(&l->q, &rec[i])) {
+        if (ngx_http_woportal_list_match(l, &rec[i])) {
             cands[n++] = &rec[i];
         }
     }
@@ -713,13 +749,34 @@ ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l, ngx_array_t *recs,
 }
 
 
+/* whether a record passes the filters and the key sees its entry */
+
 static ngx_uint_t
-ngx_http_woportal_list_match(ngx_http_woportal_query_t *q,
+ngx_http_woportal_list_match(ngx_http_woportal_list_t *l,
     ngx_http_woportal_irec_t *rec)
 {
-    u_char      *p, *id;
-    ngx_str_t    ns, *want;
-    ngx_uint_t   i, j;
+    u_char                     *p, *id;
+    ngx_str_t                   ns, *want;
+    ngx_uint_t                  i, j;
+    ngx_http_woportal_query_t  *q;
+
+    q = &l->q;
+
+    if (l->key->namespaces) {
+        p = rec->ns;
+
+        for (i = 0; i < rec->nns; i++) {
+            ngx_http_woportal_index_ns(&p, &ns);
+
+            if (ngx_http_woportal_key_allows(l->key, ns.data, ns.len)) {
+                break;
+            }
+        }
+
+        if (i == rec->nns) {
+            return 0;
+        }
+    }
 
     if (q->status != -1 && rec->status != q->status) {
         return 0;
@@ -1124,6 +1181,15 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
         ngx_log_error(NGX_LOG_ERR, l->pool->log, 0,
                       "woportal: stored entry \"%V\" is corrupt", &it->key);
         return NGX_ABORT;
+    }
+
+    if (!ngx_http_woportal_key_sees(l->key, &e.namespaces)) {
+        /*
+         * its namespaces changed since the record that listed it: for
+         * this key it is gone, and the index learns the change
+         */
+        l->ghosts++;
+        return ngx_http_woportal_list_mend(l, &e, id);
     }
 
     l->served[l->nserved++] = it->value;

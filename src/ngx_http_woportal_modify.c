@@ -12,9 +12,10 @@
  * nothing.
  *
  * DELETE is one memcached delete and the append of its deletion to the
- * index.  With If-Match it is get -> cas of a "gone" marker -> delete ->
- * append: the marker makes the check and the delete one atomic step, so a
- * stale If-Match never deletes a newer version.
+ * index.  With If-Match, or by a key limited to namespaces, it is get ->
+ * cas of a "gone" marker -> delete -> append: the marker makes the check
+ * and the delete one atomic step, so a stale If-Match never deletes a
+ * newer version, nor a key an entry that moved out of its namespaces.
  */
 
 
@@ -61,7 +62,7 @@ ngx_http_woportal_delete(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
 
     r->connection->log->action = "deleting a woportal entry";
 
-    if (r->headers_in.if_match) {
+    if (r->headers_in.if_match || ctx->key->namespaces) {
         rc = ngx_http_woportal_modify_read(r, ctx);
 
     } else {
@@ -112,6 +113,7 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
 {
     ngx_int_t                  rc;
     ngx_http_woportal_call_t  *call;
+    ngx_http_woportal_error_t  err;
 
     call = &ctx->call;
 
@@ -122,6 +124,18 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
         return ngx_http_woportal_send_error(r, NGX_HTTP_PRECONDITION_FAILED,
                                    NGX_HTTP_WOPORTAL_E_PRECONDITION_FAILED,
                                    "If-Match does not match the entry's ETag");
+    }
+
+    ngx_memzero(&err, sizeof(ngx_http_woportal_error_t));
+
+    rc = ngx_http_woportal_key_replaces(r->pool, ctx, &err);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_woportal_send_errors(r, &err);
     }
 
     if (ctx->op == NGX_HTTP_WOPORTAL_OP_DELETE) {

@@ -7,7 +7,7 @@
 set -eu
 
 PACKAGES="gcc make libc6-dev dpkg-dev curl ca-certificates procps
-libpcre2-dev zlib1g-dev libyajl-dev libmemcached-dev libsqlite3-dev libpq-dev
+libpcre2-dev zlib1g-dev libssl-dev libyajl-dev libmemcached-dev libsqlite3-dev libpq-dev
 memcached postgresql
 nginx-dev nginx
 libtest-base-perl libtest-longstring-perl liblist-moreutils-perl
