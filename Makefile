@@ -5,11 +5,16 @@
 #   make stop      stop what make run started
 #   make test      the whole Test::Nginx suite (starts its own memcached)
 #   make dynamic   the module as a .so for Debian's packaged nginx
+#   make key       a new API key, and its line for a woportal_api_keys file:
+#                  make -s key NAME=acme NAMESPACES=acme >> keys.txt
 
 PORT           ?= 8080
 MEMCACHED_PORT ?= 11211
 MEMCACHED_MB   ?= 1024
 API_KEY        ?=
+KEYS_FILE      ?=
+NAME           ?=
+NAMESPACES     ?= *
 
 NGINX_VERSION   = 1.22.1
 NGINX_BUILD     = build/nginx
@@ -19,9 +24,9 @@ DYNAMIC_MODULE  = $(DYNAMIC_BUILD)/ngx_http_woportal_module.so
 
 SOURCES = config ngx_http_woportal_module.c $(wildcard src/*.c src/*.h sql/*/*.sql)
 
-export PORT MEMCACHED_PORT MEMCACHED_MB API_KEY
+export PORT MEMCACHED_PORT MEMCACHED_MB API_KEY KEYS_FILE
 
-.PHONY: all deps nginx run stop test test-dynamic dynamic clean
+.PHONY: all deps nginx run stop test test-dynamic dynamic key clean
 
 all: nginx
 
@@ -43,6 +48,9 @@ test: nginx dynamic
 
 dynamic: deps
 	@util/build-dynamic.sh $(DYNAMIC_BUILD)
+
+key:
+	@util/key.sh "$(NAME)" "$(NAMESPACES)"
 
 clean:
 	rm -rf build t/servroot

@@ -289,6 +289,11 @@ ngx_http_woportal_header_filter(ngx_http_request_t *r)
         err.code = NGX_HTTP_WOPORTAL_E_FORBIDDEN;
         ngx_str_set(&err.message, "forbidden");
 
+    } else if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        /* limit_req, limit_conn: the contract has no code of its own */
+        err.code = NGX_HTTP_WOPORTAL_E_INTERNAL_ERROR;
+        ngx_str_set(&err.message, "too many requests: try again later");
+
     } else {
         err.code = NGX_HTTP_WOPORTAL_E_INTERNAL_ERROR;
         ngx_str_set(&err.message, "the request could not be served");

@@ -658,3 +658,28 @@ ac"me ae60fd4177cc63bf70f7e23dd4d6c4ab9a3e95642166dae078632c6d1051bd32 acme
 --- must_die
 --- error_log eval
 qr/\[emerg\].*keys\.txt" line 1: a key's name is printable ASCII/
+
+
+
+=== TEST 26: limit_req by address, as in conf/woportal.conf: refusals in the envelope, 429 with a key, 401 without
+--- http_config
+    limit_req_zone $binary_remote_addr zone=t075:1m rate=1r/m;
+    limit_req_status 429;
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_keys ../html/keys.txt;
+        limit_req zone=t075 burst=1 nodelay;
+    }
+--- request eval
+[("GET /api/v1/workorder-portal") x 4]
+--- more_headers eval
+[map { main::keyh($_) } qw(acme acme acme nope)]
+--- error_code eval
+[200, 200, 429, 401]
+--- api_error eval
+[undef, undef, 'internal_error', 'unauthorized']
+--- response_body_like eval
+[qr/"success":true/, qr/"success":true/, qr/too many requests/,
+ qr/"unauthorized"/]

@@ -5,7 +5,8 @@
 #
 # Environment: PORT (8080), MEMCACHED_PORT (11211), MEMCACHED_MB (1024:
 # the memory of a memcached it starts), API_KEY (the key in
-# conf/woportal.conf).  A memcached already listening on MEMCACHED_PORT
+# conf/woportal.conf), KEYS_FILE (a woportal_api_keys file served instead
+# of that key).  A memcached already listening on MEMCACHED_PORT
 # is used as it is; one started here is stopped by `stop`, by its pid.
 set -eu
 
@@ -16,6 +17,7 @@ PORT=${PORT:-8080}
 MEMCACHED_PORT=${MEMCACHED_PORT:-11211}
 DEV_KEY=dev-key-change-me
 API_KEY=${API_KEY:-$DEV_KEY}
+KEYS_FILE=${KEYS_FILE:-}
 dir=$top/run/$PORT
 
 # a zombie (exited, not yet reaped by init) counts as gone
@@ -65,6 +67,17 @@ case $API_KEY in
         exit 2 ;;
 esac
 
+# the key directive of conf/woportal.conf, or a key file in its place
+keys="s|$DEV_KEY|$API_KEY|"
+if [ -n "$KEYS_FILE" ]; then
+    if [ ! -r "$KEYS_FILE" ]; then
+        echo "KEYS_FILE $KEYS_FILE cannot be read" >&2
+        exit 2
+    fi
+    KEYS_FILE=$(cd "$(dirname "$KEYS_FILE")" && pwd)/$(basename "$KEYS_FILE")
+    keys="s|woportal_api_key  *$DEV_KEY;|woportal_api_keys $KEYS_FILE;|"
+fi
+
 mkdir -p "$dir/logs" "$dir/temp" "$dir/data"
 
 # the SQLite database of conf/woportal.conf: nginx's workers run as nobody
@@ -90,7 +103,7 @@ fi
 
 sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$PORT/" \
     -e "s/127\.0\.0\.1:11211/127.0.0.1:$MEMCACHED_PORT/" \
-    -e "s|$DEV_KEY|$API_KEY|" \
+    -e "$keys" \
     "$top/conf/woportal.conf" > "$dir/nginx.conf"
 
 "$nginx" -p "$dir/" -c nginx.conf -t -q
@@ -108,6 +121,12 @@ else
 fi
 
 url=http://127.0.0.1:$PORT/api/v1/workorder-portal
+
+if [ -n "$KEYS_FILE" ]; then
+    echo
+    echo "Keys: $KEYS_FILE (below, put one of its keys in place of the"
+    echo "development key)"
+fi
 
 cat <<USAGE
 
