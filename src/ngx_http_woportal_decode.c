@@ -354,6 +354,9 @@ ngx_http_woportal_decode(ngx_pool_t *pool, ngx_str_t *json,
 
 invalid:
 
+    /* what was found wrong before the syntax error does not count */
+    err->details.nelts = 0;
+
     err->status = NGX_HTTP_BAD_REQUEST;
     err->code = NGX_HTTP_WOPORTAL_E_INVALID_JSON;
 
@@ -847,6 +850,7 @@ ngx_http_woportal_field_value(ngx_http_woportal_decoder_t *d,
 {
     size_t                      n;
     ngx_int_t                   v;
+    ngx_str_t                   id;
     ngx_http_woportal_entry_t  *e;
 
     if (d->field >= NGX_HTTP_WOPORTAL_NO_FIELD) {
@@ -948,8 +952,11 @@ ngx_http_woportal_field_value(ngx_http_woportal_decoder_t *d,
         return;
 
     case NGX_HTTP_WOPORTAL_T_ID:
+        id.data = s;
+        id.len = len;
+
         if (type != NGX_HTTP_WOPORTAL_J_STRING
-            || len != NGX_HTTP_WOPORTAL_ID_LEN)
+            || !ngx_http_woportal_id_valid(&id))
         {
             break;
         }

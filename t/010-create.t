@@ -1573,3 +1573,14 @@ POST /api/v1/workorder-portal
 {"workorder":1,"client":2,"colour":"x",}
 --- error_code: 400
 --- api_error: invalid_json
+
+
+
+=== TEST 131: the fields before a syntax error are not reported: a 400 has no details
+--- request
+POST /api/v1/workorder-portal
+{"workorder":1,"client":"","allowed_actions":["x","x"],"colour":"x"
+--- error_code: 400
+--- api_error: invalid_json
+--- details
+none

@@ -571,3 +571,16 @@ POST /api/v1/workorder-portal
 HEAD /api/v1/workorder-portal/5f1d0a0b0c0d0e0f10111213
 --- error_code: 503
 --- response_body
+
+
+
+=== TEST 41: a stored _id in uppercase hex is corrupt, even when it is the entry's own id
+--- init
+main::seed_raw('5f1dc00000000000000000ab',
+    Woportal::entry_json('5F1DC00000000000000000AB'));
+--- request
+GET /api/v1/workorder-portal/5f1dc00000000000000000ab
+--- error_code: 503
+--- api_error: store_unavailable
+--- error_log eval
+qr/stored entry "woportal:5f1dc00000000000000000ab" is corrupt: (?!it holds another entry's id)/
