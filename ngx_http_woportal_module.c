@@ -288,6 +288,10 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_ptr_value(conf->api_keys, prev->api_keys, NULL);
+
+    if (conf->api_keys) {
+        ngx_http_woportal_auth_sort(conf->api_keys);
+    }
     ngx_conf_merge_str_value(conf->api_key_header, prev->api_key_header,
                              "X-API-Key");
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,

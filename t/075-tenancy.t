@@ -692,3 +692,16 @@ qr/\[emerg\].*keys\.txt" line 1: a key's name is printable ASCII/
 --- response_body_like eval
 [qr/"success":true/, qr/"success":true/, qr/too many requests/,
  qr/"unauthorized"/]
+
+
+
+=== TEST 27: a file of 500 keys: each is found (the digests are searched in order), an unknown one is not
+--- user_files eval
+[['keys.txt', join '', map {
+    "gen-$_ " . Digest::SHA::sha256_hex("k-gen-$_") . " ns$_\n" } 0 .. 499]]
+--- request eval
+[("GET /api/v1/workorder-portal") x 9]
+--- more_headers eval
+[map { "X-API-Key: k-gen-$_\n" } 0, 1, 77, 249, 250, 251, 498, 499, 500]
+--- error_code eval
+[(200) x 8, 401]
