@@ -288,10 +288,6 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_ptr_value(conf->api_keys, prev->api_keys, NULL);
-
-    if (conf->api_keys) {
-        ngx_http_woportal_auth_sort(conf->api_keys);
-    }
     ngx_conf_merge_str_value(conf->api_key_header, prev->api_key_header,
                              "X-API-Key");
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
@@ -545,7 +541,8 @@ ngx_http_woportal_api_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_http_woportal_keys(cf, wlcf) != NGX_OK
         || ngx_http_woportal_auth_add_key(cf, wlcf->api_keys, &value[1],
                                           &name)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_woportal_auth_sort(cf, wlcf->api_keys) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -565,7 +562,8 @@ ngx_http_woportal_api_keys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ngx_http_woportal_keys(cf, wlcf) != NGX_OK
         || ngx_http_woportal_auth_read_keys(cf, wlcf->api_keys, &value[1])
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_woportal_auth_sort(cf, wlcf->api_keys) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

@@ -550,7 +550,7 @@ ngx_int_t ngx_http_woportal_auth_add_key(ngx_conf_t *cf, ngx_array_t *keys,
     ngx_str_t *key, ngx_str_t *name);
 ngx_int_t ngx_http_woportal_auth_read_keys(ngx_conf_t *cf, ngx_array_t *keys,
     ngx_str_t *file);
-void ngx_http_woportal_auth_sort(ngx_array_t *keys);
+ngx_int_t ngx_http_woportal_auth_sort(ngx_conf_t *cf, ngx_array_t *keys);
 ngx_uint_t ngx_http_woportal_key_allows(ngx_http_woportal_key_t *key,
     u_char *ns, size_t len);
 ngx_uint_t ngx_http_woportal_key_sees(ngx_http_woportal_key_t *key,

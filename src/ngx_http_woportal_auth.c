@@ -33,6 +33,8 @@ static ngx_int_t ngx_http_woportal_sha256(u_char *data, size_t len,
     u_char *digest);
 static int ngx_libc_cdecl ngx_http_woportal_key_cmp(const void *one,
     const void *two);
+static int ngx_libc_cdecl ngx_http_woportal_name_cmp(const void *one,
+    const void *two);
 static ngx_table_elt_t *ngx_http_woportal_find_header(ngx_http_request_t *r,
     ngx_str_t *name);
 static ngx_int_t ngx_http_woportal_keys_line(ngx_conf_t *cf,
@@ -137,13 +139,44 @@ ngx_http_woportal_sha256(u_char *data, size_t len, u_char *digest)
 }
 
 
-/* the keys of a level in the order of their digests, for the search */
+/*
+ * After each directive that adds keys: a name or a key given twice fails
+ * the configuration, and the keys are left in the order of their digests,
+ * for the search.  Sorting finds the twins of 20000 keys in milliseconds.
+ */
 
-void
-ngx_http_woportal_auth_sort(ngx_array_t *keys)
+ngx_int_t
+ngx_http_woportal_auth_sort(ngx_conf_t *cf, ngx_array_t *keys)
 {
-    ngx_qsort(keys->elts, keys->nelts, sizeof(ngx_http_woportal_key_t),
+    ngx_uint_t                i;
+    ngx_http_woportal_key_t  *k;
+
+    k = keys->elts;
+
+    ngx_qsort(k, keys->nelts, sizeof(ngx_http_woportal_key_t),
+              ngx_http_woportal_name_cmp);
+
+    for (i = 1; i < keys->nelts; i++) {
+        if (ngx_http_woportal_name_cmp(&k[i - 1], &k[i]) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "two API keys are named \"%V\"", &k[i].name);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_qsort(k, keys->nelts, sizeof(ngx_http_woportal_key_t),
               ngx_http_woportal_key_cmp);
+
+    for (i = 1; i < keys->nelts; i++) {
+        if (ngx_http_woportal_key_cmp(&k[i - 1], &k[i]) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "API keys \"%V\" and \"%V\" are the same key",
+                               &k[i - 1].name, &k[i].name);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -154,6 +187,20 @@ ngx_http_woportal_key_cmp(const void *one, const void *two)
     const ngx_http_woportal_key_t  *b = two;
 
     return ngx_memcmp(a->digest, b->digest, SHA256_DIGEST_LENGTH);
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_woportal_name_cmp(const void *one, const void *two)
+{
+    const ngx_http_woportal_key_t  *a = one;
+    const ngx_http_woportal_key_t  *b = two;
+
+    if (a->name.len != b->name.len) {
+        return (a->name.len < b->name.len) ? -1 : 1;
+    }
+
+    return ngx_memcmp(a->name.data, b->name.data, a->name.len);
 }
 
 
@@ -499,7 +546,6 @@ ngx_http_woportal_key_push(ngx_conf_t *cf, ngx_array_t *keys,
     ngx_str_t *name, u_char *digest, char **reason)
 {
     u_char                   *p, *last;
-    ngx_uint_t                i;
     ngx_http_woportal_key_t  *k;
 
     *reason = NULL;
@@ -527,21 +573,7 @@ ngx_http_woportal_key_push(ngx_conf_t *cf, ngx_array_t *keys,
         return NULL;
     }
 
-    k = keys->elts;
-
-    for (i = 0; i < keys->nelts; i++) {
-        if (ngx_memcmp(k[i].digest, digest, SHA256_DIGEST_LENGTH) == 0) {
-            *reason = "the same key is configured twice";
-            return NULL;
-        }
-
-        if (k[i].name.len == name->len
-            && ngx_strncmp(k[i].name.data, name->data, name->len) == 0)
-        {
-            *reason = "another key has that name";
-            return NULL;
-        }
-    }
+    /* a name or key given twice: ngx_http_woportal_auth_sort() */
 
     k = ngx_array_push(keys);
     if (k == NULL) {

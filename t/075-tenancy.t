@@ -591,7 +591,7 @@ acme ae60fd4177cc63bf70f7e23dd4d6c4ab9a3e95642166dae078632c6d1051bd32 acme
 again AE60FD4177CC63BF70F7E23DD4D6C4AB9A3E95642166DAE078632C6D1051BD32 beta
 --- must_die
 --- error_log eval
-qr/\[emerg\].*keys\.txt" line 3: the same key is configured twice/
+qr/\[emerg\].*API keys "(acme|again)" and "(acme|again)" are the same key in .*nginx\.conf:\d+/
 
 
 
@@ -602,7 +602,7 @@ acme ae60fd4177cc63bf70f7e23dd4d6c4ab9a3e95642166dae078632c6d1051bd32 acme
 acme 7e4704c54b0f296fa7d399e805b07cce9874f4f13817015c16827bdcf9bdd89c beta
 --- must_die
 --- error_log eval
-qr/\[emerg\].*keys\.txt" line 2: another key has that name/
+qr/\[emerg\].*two API keys are named "acme" in .*nginx\.conf:\d+/
 
 
 
@@ -697,7 +697,7 @@ qr/\[emerg\].*keys\.txt" line 1: a key's name is printable ASCII/
 
 === TEST 27: a file of 500 keys: each is found (the digests are searched in order), an unknown one is not
 --- user_files eval
-[['keys.txt', join '', map {
+[['keys.txt', CORE::join '', map {
     "gen-$_ " . Digest::SHA::sha256_hex("k-gen-$_") . " ns$_\n" } 0 .. 499]]
 --- request eval
 [("GET /api/v1/workorder-portal") x 9]
@@ -705,3 +705,17 @@ qr/\[emerg\].*keys\.txt" line 1: a key's name is printable ASCII/
 [map { "X-API-Key: k-gen-$_\n" } 0, 1, 77, 249, 250, 251, 498, 499, 500]
 --- error_code eval
 [(200) x 8, 401]
+
+
+
+=== TEST 28: nginx -t: a woportal_api_key of the key file's
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT";
+        woportal_api_keys ../html/keys.txt;
+        woportal_api_key k-beta-9a7f33 second-beta;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\].*API keys "(beta|second-beta)" and "(beta|second-beta)" are the same key/
