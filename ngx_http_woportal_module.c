@@ -148,12 +148,26 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       offsetof(ngx_http_woportal_loc_conf_t, max_body_size),
       NULL },
 
+    { ngx_string("woportal_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_woportal_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WOPORTAL_METRICS,
+      NULL },
+
+    { ngx_string("woportal_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_woportal_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WOPORTAL_HEALTH,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_woportal_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_woportal_add_variables,       /* preconfiguration */
     ngx_http_woportal_postconfiguration,   /* postconfiguration */
 
     ngx_http_woportal_create_main_conf,    /* create main configuration */
@@ -665,6 +679,10 @@ ngx_http_woportal_check_header(ngx_conf_t *cf, void *post, void *data)
 static ngx_int_t
 ngx_http_woportal_postconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_woportal_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_woportal_filter_init(cf);
 }
 
@@ -689,6 +707,8 @@ ngx_http_woportal_init_process(ngx_cycle_t *cycle)
     if (wmcf == NULL) {
         return NGX_OK;
     }
+
+    ngx_http_woportal_metrics_init_process(wmcf);
 
     /* a pool thread's handles: the memcached ones, then the databases' */
 
