@@ -355,7 +355,9 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->db->backend = conf->persist_backend;
     }
 
-    if (ngx_http_woportal_index_keys(cf, conf) != NGX_OK) {
+    if (ngx_http_woportal_index_keys(cf, conf) != NGX_OK
+        || ngx_http_woportal_check_location(cf, conf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -679,7 +681,9 @@ ngx_http_woportal_check_header(ngx_conf_t *cf, void *post, void *data)
 static ngx_int_t
 ngx_http_woportal_postconfiguration(ngx_conf_t *cf)
 {
-    if (ngx_http_woportal_metrics_init(cf) != NGX_OK) {
+    if (ngx_http_woportal_check_endpoints(cf) != NGX_OK
+        || ngx_http_woportal_metrics_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -359,7 +359,8 @@ typedef struct {
     ngx_array_t                  stores;    /* of store_t * */
     ngx_array_t                  dbs;       /* of db_t * */
     ngx_shm_zone_t              *metrics;   /* metrics.c */
-    ngx_array_t                 *endpoints; /* metrics.c: metrics, health */
+    ngx_array_t                 *endpoints; /* check.c: metrics, health */
+    ngx_array_t                 *woportals; /* check.c: of loc_conf_t * */
 } ngx_http_woportal_main_conf_t;
 
 
@@ -673,8 +674,6 @@ typedef enum {
     NGX_HTTP_WOPORTAL_DBCALL_COUNT
 } ngx_http_woportal_dbcall_e;
 
-char *ngx_http_woportal_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 ngx_int_t ngx_http_woportal_metrics_init(ngx_conf_t *cf);
 void ngx_http_woportal_metrics_init_process(
     ngx_http_woportal_main_conf_t *wmcf);
@@ -696,6 +695,13 @@ void ngx_http_woportal_set_error(ngx_http_request_t *r,
 /* openapi.c */
 ngx_int_t ngx_http_woportal_openapi(ngx_http_request_t *r,
     ngx_http_woportal_loc_conf_t *wlcf, ngx_http_woportal_ctx_t *ctx);
+
+/* check.c */
+char *ngx_http_woportal_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_woportal_check_endpoints(ngx_conf_t *cf);
+ngx_int_t ngx_http_woportal_check_location(ngx_conf_t *cf,
+    ngx_http_woportal_loc_conf_t *wlcf);
 
 /* health.c */
 ngx_int_t ngx_http_woportal_health_handler(ngx_http_request_t *r);

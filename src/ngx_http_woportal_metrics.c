@@ -12,9 +12,6 @@
  * calls (persist.c), the index shards read by lists (list.c) and their
  * compactions (store.c); the requests themselves are counted in the log
  * phase, by operation and status.
- *
- * This file also checks the locations of woportal_metrics and
- * woportal_health once the http block is read.
  */
 
 
@@ -54,17 +51,6 @@ typedef struct {
     ngx_atomic_t                  index_reads;
     ngx_atomic_t                  compactions;
 } ngx_http_woportal_metrics_t;
-
-
-/* a woportal_metrics or woportal_health location, checked at the end */
-typedef struct {
-    ngx_uint_t                    type;
-    ngx_str_t                     name;     /* the directive */
-    ngx_str_t                     file;
-    ngx_uint_t                    line;
-    ngx_http_woportal_loc_conf_t *wlcf;
-    ngx_http_core_loc_conf_t     *clcf;
-} ngx_http_woportal_endpoint_t;
 
 
 /* the text being made: buffers added as it grows */
@@ -124,108 +110,21 @@ static ngx_str_t  ngx_http_woportal_sql_calls[] = {
 };
 
 
-/*
- * woportal_metrics; woportal_health: the location's content.  Both are
- * checked once the http block is read, when it is known whether it has a
- * woportal location.
- */
-
-char *
-ngx_http_woportal_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_woportal_loc_conf_t *wlcf = conf;
-
-    ngx_http_core_loc_conf_t       *clcf;
-    ngx_http_woportal_endpoint_t   *ep;
-    ngx_http_woportal_main_conf_t  *wmcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler) {
-        return (wlcf->enable) ? "cannot be used in a \"woportal\" location"
-                              : "is duplicate, or the location has another "
-                                "content handler";
-    }
-
-    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
-
-    if (wmcf->endpoints == NULL) {
-        wmcf->endpoints = ngx_array_create(cf->pool, 2,
-                                        sizeof(ngx_http_woportal_endpoint_t));
-        if (wmcf->endpoints == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    ep = ngx_array_push(wmcf->endpoints);
-    if (ep == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ep->type = cmd->offset;
-    ep->name = cmd->name;
-    ep->file = cf->conf_file->file.name;
-    ep->line = cf->conf_file->line;
-    ep->wlcf = wlcf;
-    ep->clcf = clcf;
-
-    clcf->handler = (cmd->offset == NGX_HTTP_WOPORTAL_METRICS)
-                    ? ngx_http_woportal_metrics_handler
-                    : ngx_http_woportal_health_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * postconfiguration: the zone, the log phase handler, and the checks of
- * the endpoints, each error naming the directive's file and line.
- */
+/* postconfiguration: the zone and the log phase handler */
 
 ngx_int_t
 ngx_http_woportal_metrics_init(ngx_conf_t *cf)
 {
     size_t                          size;
     ngx_str_t                       name;
-    ngx_uint_t                      i;
     ngx_http_handler_pt            *h;
     ngx_http_core_main_conf_t      *cmcf;
-    ngx_http_woportal_endpoint_t   *ep;
     ngx_http_woportal_main_conf_t  *wmcf;
 
     wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
 
-    ep = wmcf->endpoints ? wmcf->endpoints->elts : NULL;
-
-    for (i = 0; ep && i < wmcf->endpoints->nelts; i++) {
-
-        if (ep[i].wlcf->enable) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"%V\" cannot be used in a \"woportal\" location "
-                          "in %V:%ui", &ep[i].name, &ep[i].file, ep[i].line);
-            return NGX_ERROR;
-        }
-
-        if (wmcf->stores.nelts == 0) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"%V\" needs a \"woportal\" location in the same "
-                          "http block in %V:%ui", &ep[i].name, &ep[i].file,
-                          ep[i].line);
-            return NGX_ERROR;
-        }
-
-        if (ep[i].type == NGX_HTTP_WOPORTAL_HEALTH
-            && ep[i].wlcf->thread_pool == NULL)
-        {
-            /* nginx's "default" pool, as a woportal location would have */
-            ep[i].wlcf->thread_pool = ngx_thread_pool_add(cf, NULL);
-            if (ep[i].wlcf->thread_pool == NULL) {
-                return NGX_ERROR;
-            }
-        }
-    }
-
     if (wmcf->stores.nelts == 0) {
+        /* no woportal location */
         return NGX_OK;
     }
 

@@ -1,0 +1,207 @@
+
+/*
+ * Configuration checks that need more than one directive, made as the
+ * http block is merged and once it is read, so that "nginx -t" refuses
+ * what would only go wrong later:
+ *
+ * - woportal_metrics and woportal_health need a woportal location in
+ *   the same http block (the zone, the stores), and cannot share one;
+ * - woportal locations that share a key prefix in one memcached share
+ *   its entries and its list index: they must split the index into as
+ *   many shards, or each lists only the entries of its own split.
+ *   (Their persistence may differ: a location without it is a way to
+ *   look at what memcached alone holds.)
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_woportal.h"
+
+
+/* a woportal_metrics or woportal_health location, checked at the end */
+typedef struct {
+    ngx_uint_t                    type;
+    ngx_str_t                     name;     /* the directive */
+    ngx_str_t                     file;
+    ngx_uint_t                    line;
+    ngx_http_woportal_loc_conf_t *wlcf;
+} ngx_http_woportal_endpoint_t;
+
+
+static ngx_uint_t ngx_http_woportal_str_eq(ngx_str_t *a, ngx_str_t *b);
+
+
+/*
+ * woportal_metrics; woportal_health: the location's content.  Both are
+ * checked once the http block is read, when it is known whether it has a
+ * woportal location.
+ */
+
+char *
+ngx_http_woportal_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_woportal_loc_conf_t *wlcf = conf;
+
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_woportal_endpoint_t   *ep;
+    ngx_http_woportal_main_conf_t  *wmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (wlcf->enable) {
+        return "cannot be used in a \"woportal\" location";
+    }
+
+    if (clcf->handler) {
+        return "is duplicate, or the location has another content handler";
+    }
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
+
+    if (wmcf->endpoints == NULL) {
+        wmcf->endpoints = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_woportal_endpoint_t));
+        if (wmcf->endpoints == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ep = ngx_array_push(wmcf->endpoints);
+    if (ep == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ep->type = cmd->offset;
+    ep->name = cmd->name;
+    ep->file = cf->conf_file->file.name;
+    ep->line = cf->conf_file->line;
+    ep->wlcf = wlcf;
+
+    clcf->handler = (cmd->offset == NGX_HTTP_WOPORTAL_METRICS)
+                    ? ngx_http_woportal_metrics_handler
+                    : ngx_http_woportal_health_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * postconfiguration: each error names the directive's file and line, as
+ * nginx's own do.
+ */
+
+ngx_int_t
+ngx_http_woportal_check_endpoints(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i;
+    ngx_http_woportal_endpoint_t   *ep;
+    ngx_http_woportal_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
+
+    if (wmcf->endpoints == NULL) {
+        return NGX_OK;
+    }
+
+    ep = wmcf->endpoints->elts;
+
+    for (i = 0; i < wmcf->endpoints->nelts; i++) {
+
+        if (ep[i].wlcf->enable) {
+            /* "woportal" came after it in the location */
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%V\" cannot be used in a \"woportal\" location "
+                          "in %V:%ui", &ep[i].name, &ep[i].file, ep[i].line);
+            return NGX_ERROR;
+        }
+
+        if (wmcf->stores.nelts == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%V\" needs a \"woportal\" location in the same "
+                          "http block in %V:%ui", &ep[i].name, &ep[i].file,
+                          ep[i].line);
+            return NGX_ERROR;
+        }
+
+        if (ep[i].type == NGX_HTTP_WOPORTAL_HEALTH
+            && ep[i].wlcf->thread_pool == NULL)
+        {
+            /* nginx's "default" pool, as a woportal location would have */
+            ep[i].wlcf->thread_pool = ngx_thread_pool_add(cf, NULL);
+            if (ep[i].wlcf->thread_pool == NULL) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * At the merge of a woportal location, against those merged before it.
+ * The merge runs once the http block is read: the error names the
+ * locations and the file, not a line.
+ */
+
+ngx_int_t
+ngx_http_woportal_check_location(ngx_conf_t *cf,
+    ngx_http_woportal_loc_conf_t *wlcf)
+{
+    ngx_uint_t                      i;
+    ngx_http_woportal_loc_conf_t  **locs, *o, **loc;
+    ngx_http_woportal_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
+
+    if (wmcf->woportals == NULL) {
+        wmcf->woportals = ngx_array_create(cf->pool, 2,
+                                       sizeof(ngx_http_woportal_loc_conf_t *));
+        if (wmcf->woportals == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    locs = wmcf->woportals->elts;
+
+    for (i = 0; i < wmcf->woportals->nelts; i++) {
+        o = locs[i];
+
+        if (!ngx_http_woportal_str_eq(&o->key_prefix, &wlcf->key_prefix)
+            || !ngx_http_woportal_str_eq(&o->store->config,
+                                         &wlcf->store->config))
+        {
+            continue;
+        }
+
+        if (o->index_shards != wlcf->index_shards) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "woportal locations \"%V\" and \"%V\" share the "
+                          "key prefix \"%V\" in one memcached, so they "
+                          "must have the same \"woportal_index_shards\", "
+                          "not %ui and %ui, in %V",
+                          &o->clcf->name, &wlcf->clcf->name,
+                          &wlcf->key_prefix, o->index_shards,
+                          wlcf->index_shards, &cf->conf_file->file.name);
+            return NGX_ERROR;
+        }
+    }
+
+    loc = ngx_array_push(wmcf->woportals);
+    if (loc == NULL) {
+        return NGX_ERROR;
+    }
+
+    *loc = wlcf;
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_woportal_str_eq(ngx_str_t *a, ngx_str_t *b)
+{
+    return a->len == b->len && ngx_strncmp(a->data, b->data, a->len) == 0;
+}
