@@ -18,6 +18,10 @@ no_shuffle();
 
 workers(2);
 
+use File::Temp ();
+
+$ENV{TEST_NGINX_METRICS_DIR} = File::Temp::tempdir(CLEANUP => 1);
+
 our $Config = <<'_EOC_';
     location /api/v1/workorder-portal {
         woportal;
@@ -276,3 +280,63 @@ woportal_store_call_seconds_count{op="cas"} 80
 ["", ""]
 --- error_code eval
 [405, 200]
+
+
+
+=== TEST 7: with persistence, the SQL calls of a create: begin, put, end, each timed
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_key_prefix "metrics-sql:";
+        woportal_persist sqlite:$TEST_NGINX_METRICS_DIR/m.db;
+    }
+
+    location = /metrics {
+        woportal_metrics;
+    }
+--- request eval
+["POST /api/v1/workorder-portal\n{\"workorder\":\"507f1f77bcf86cd799439012\",\"client\":\"507f1f77bcf86cd799439013\"}",
+ "GET /metrics"]
+--- more_headers eval
+["X-API-Key: test-key\nContent-Type: application/json", ""]
+--- error_code eval
+[201, 200]
+--- metrics eval
+["",
+ 'woportal_sql_call_seconds_count{call="begin"} 1
+  woportal_sql_call_seconds_count{call="put"} 1
+  woportal_sql_call_seconds_count{call="end"} 1
+  woportal_sql_call_seconds_count{call="scan"} 0
+  woportal_sql_errors_total{call="begin"} 0']
+--- metrics_like eval
+["", '^woportal_sql_call_seconds_sum\{call="put"\} 0\.\d{6}$']
+
+
+
+=== TEST 8: a database that cannot be used: the failed SQL call and the failed store call are counted
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_key_prefix "metrics-sql-down:";
+        woportal_persist sqlite:/proc/wp.db;
+    }
+
+    location = /metrics {
+        woportal_metrics;
+    }
+--- request eval
+["POST /api/v1/workorder-portal\n{\"workorder\":\"507f1f77bcf86cd799439012\",\"client\":\"507f1f77bcf86cd799439013\"}",
+ "GET /metrics"]
+--- more_headers eval
+["X-API-Key: test-key\nContent-Type: application/json", ""]
+--- error_code eval
+[503, 200]
+--- metrics eval
+["",
+ 'woportal_sql_errors_total{call="begin"} 1
+  woportal_store_errors_total{op="add"} 1
+  woportal_requests_total{op="create",status="503"} 1']
