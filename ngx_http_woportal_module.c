@@ -465,7 +465,9 @@ ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_woportal_store_check(cf, &value[1]) != NGX_OK) {
+    if (ngx_http_woportal_store_check(cf, &value[1]) != NGX_OK
+        || ngx_http_woportal_check_memcached(cf, &value[1]) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -551,6 +553,10 @@ ngx_http_woportal_persist(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "no conninfo in \"%V\" of \"%V\" directive",
                                &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_woportal_check_conninfo(cf, &wlcf->persist) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
 

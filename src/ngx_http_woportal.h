@@ -702,6 +702,10 @@ char *ngx_http_woportal_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_woportal_check_endpoints(ngx_conf_t *cf);
 ngx_int_t ngx_http_woportal_check_location(ngx_conf_t *cf,
     ngx_http_woportal_loc_conf_t *wlcf);
+ngx_int_t ngx_http_woportal_check_memcached(ngx_conf_t *cf,
+    ngx_str_t *config);
+ngx_int_t ngx_http_woportal_check_conninfo(ngx_conf_t *cf,
+    ngx_str_t *conninfo);
 
 /* health.c */
 ngx_int_t ngx_http_woportal_health_handler(ngx_http_request_t *r);

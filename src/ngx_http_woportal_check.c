@@ -11,12 +11,17 @@
  *   many shards, or each lists only the entries of its own split.
  *   (Their persistence may differ: a location without it is a way to
  *   look at what memcached alone holds.)
+ * - a libmemcached string that parses but makes no handle, or names no
+ *   server; a PostgreSQL conninfo that libpq cannot parse; a persistence
+ *   timeout of 0 (PostgreSQL's lock_timeout 0 waits for ever).
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <libmemcached/memcached.h>
+#include <libpq-fe.h>
 #include "ngx_http_woportal.h"
 
 
@@ -154,6 +159,13 @@ ngx_http_woportal_check_location(ngx_conf_t *cf,
     ngx_http_woportal_loc_conf_t  **locs, *o, **loc;
     ngx_http_woportal_main_conf_t  *wmcf;
 
+    if (wlcf->db && wlcf->persist_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"woportal_persist_timeout\" of location \"%V\" "
+                           "must be more than 0", &wlcf->clcf->name);
+        return NGX_ERROR;
+    }
+
     wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
 
     if (wmcf->woportals == NULL) {
@@ -197,6 +209,99 @@ ngx_http_woportal_check_location(ngx_conf_t *cf,
     *loc = wlcf;
 
     return NGX_OK;
+}
+
+
+/*
+ * woportal_memcached, once libmemcached accepted the string's syntax: it
+ * must make a handle, with a server.
+ */
+
+ngx_int_t
+ngx_http_woportal_check_memcached(ngx_conf_t *cf, ngx_str_t *config)
+{
+    u_char        *s;
+    uint32_t       n;
+    memcached_st  *mc;
+
+    s = ngx_pnalloc(cf->temp_pool, config->len + 1);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(s, config->data, config->len + 1);
+
+    mc = memcached((char *) s, config->len);
+
+    if (mc == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"woportal_memcached\" "
+                           "directive: libmemcached makes no handle of it",
+                           config);
+        return NGX_ERROR;
+    }
+
+    n = memcached_server_count(mc);
+
+    memcached_free(mc);
+
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"woportal_memcached\" "
+                           "directive: no server (--SERVER=host:port)",
+                           config);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* woportal_persist postgresql:<conninfo>: libpq's own parser */
+
+ngx_int_t
+ngx_http_woportal_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
+{
+    char              *err;
+    u_char            *s, *p;
+    PQconninfoOption  *opts;
+
+    s = ngx_pnalloc(cf->temp_pool, conninfo->len + 1);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(s, conninfo->data, conninfo->len + 1);
+
+    err = NULL;
+
+    opts = PQconninfoParse((char *) s, &err);
+
+    if (opts) {
+        PQconninfoFree(opts);
+        return NGX_OK;
+    }
+
+    if (err) {
+        /* libpq's message ends with a newline */
+        for (p = (u_char *) err + ngx_strlen(err);
+             p > (u_char *) err && (p[-1] == '\n' || p[-1] == ' ');
+             p--)
+        {
+            p[-1] = '\0';
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid conninfo \"%V\" in \"woportal_persist\" "
+                       "directive: %s", conninfo,
+                       err ? err : "out of memory");
+
+    if (err) {
+        PQfreemem(err);
+    }
+
+    return NGX_ERROR;
 }
 
 

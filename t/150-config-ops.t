@@ -201,7 +201,50 @@ qr/\[emerg\].*woportal locations "\/a" and "\/b" share the key prefix "woportal:
 
 
 
-=== TEST 14: one key prefix in two different memcached, or two prefixes in one, or one persisting and one not, are fine
+=== TEST 14: a libmemcached string that parses but names no server
+--- http_config
+    woportal_memcached "--BINARY-PROTOCOL";
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_api_key test-key;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\].*invalid value "--BINARY-PROTOCOL" in "woportal_memcached" directive: no server \(--SERVER=host:port\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 15: a PostgreSQL conninfo that libpq cannot parse: libpq's reason
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_persist "postgresql:host=127.0.0.1 nosuchoption=1";
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\].*invalid conninfo "host=127\.0\.0\.1 nosuchoption=1" in "woportal_persist" directive: .*nosuchoption.* in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 16: woportal_persist_timeout 0 with persistence
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_persist "postgresql:host=127.0.0.1 port=1";
+        woportal_persist_timeout 0;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\].*"woportal_persist_timeout" of location "\/api\/v1\/workorder-portal" must be more than 0/
+
+
+
+=== TEST 17: one key prefix in two different memcached, or two prefixes in one, or one persisting and one not, are fine
 --- config
     location /a {
         woportal;

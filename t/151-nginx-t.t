@@ -86,6 +86,16 @@ _EOC_
      $woportal =~ s/^.*woportal_memcached.*\n//mr,
      qr/invalid value "--SERVERX=127\.0\.0\.1:11211" in "woportal_memcached" directive: \S/],
 
+    ['a libmemcached string with no server',
+     qq{    woportal_memcached "--BINARY-PROTOCOL";   #<\n},
+     $woportal =~ s/^.*woportal_memcached.*\n//mr,
+     qr/invalid value "--BINARY-PROTOCOL" in "woportal_memcached" directive: no server/],
+
+    ['a PostgreSQL conninfo that does not parse',
+     qq{    woportal_persist "postgresql:host=127.0.0.1 nosuchoption=1";   #<\n},
+     $woportal,
+     qr/invalid conninfo "host=127\.0\.0\.1 nosuchoption=1" in "woportal_persist" directive: \S/],
+
     ['an unknown persistence scheme',
      qq{    woportal_persist mysql:db;   #<\n}, $woportal,
      qr/invalid value "mysql:db" in "woportal_persist" directive/],
