@@ -69,6 +69,7 @@ X-Store-Time: \d+\.\d{3}
 X-Error:
 --- access_log eval
 qr/^wo op=create id=[0-9a-f]{24} error=- store=\d+\.\d{3} key=- status=201$/
+--- timeout: 10
 
 
 
