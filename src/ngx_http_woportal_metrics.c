@@ -71,7 +71,7 @@ static void ngx_http_woportal_observe(ngx_http_woportal_histogram_t *h,
 static ngx_int_t ngx_http_woportal_metrics_text(ngx_http_woportal_text_t *t,
     ngx_http_woportal_metrics_t *m);
 static ngx_int_t ngx_http_woportal_histogram_text(ngx_http_woportal_text_t *t,
-    char *name, char *label, ngx_str_t *values,
+    char *name, char *help, char *label, ngx_str_t *values,
     ngx_http_woportal_histogram_t *h, ngx_uint_t n);
 static ngx_int_t ngx_http_woportal_printf(ngx_http_woportal_text_t *t,
     const char *fmt, ...);
@@ -472,6 +472,8 @@ ngx_http_woportal_metrics_text(ngx_http_woportal_text_t *t,
     }
 
     if (ngx_http_woportal_histogram_text(t, "woportal_store_call_seconds",
+            "Store calls of requests, from their post to the thread pool "
+            "to their completion.",
             "op", ngx_http_woportal_store_ops, m->store,
             NGX_HTTP_WOPORTAL_STORE_COUNT)
         != NGX_OK)
@@ -510,6 +512,7 @@ ngx_http_woportal_metrics_text(ngx_http_woportal_text_t *t,
     }
 
     if (ngx_http_woportal_histogram_text(t, "woportal_sql_call_seconds",
+            "SQL calls, in the pool thread.",
             "call", ngx_http_woportal_sql_calls, m->sql,
             NGX_HTTP_WOPORTAL_DBCALL_COUNT)
         != NGX_OK)
@@ -558,17 +561,14 @@ ngx_http_woportal_metrics_text(ngx_http_woportal_text_t *t,
 
 static ngx_int_t
 ngx_http_woportal_histogram_text(ngx_http_woportal_text_t *t, char *name,
-    char *label, ngx_str_t *values, ngx_http_woportal_histogram_t *h,
-    ngx_uint_t n)
+    char *help, char *label, ngx_str_t *values,
+    ngx_http_woportal_histogram_t *h, ngx_uint_t n)
 {
     ngx_uint_t         i, b;
     ngx_atomic_uint_t  count, sum;
 
-    if (ngx_http_woportal_printf(t, "# HELP %s Latency of %s calls, "
-                                 "from start to completion.\n"
-                                 "# TYPE %s histogram\n",
-                                 name, (label[0] == 'o') ? "store" : "SQL",
-                                 name)
+    if (ngx_http_woportal_printf(t, "# HELP %s %s\n# TYPE %s histogram\n",
+                                 name, help, name)
         != NGX_OK)
     {
         return NGX_ERROR;
