@@ -22,7 +22,8 @@ NGINX           = $(NGINX_BUILD)/nginx-$(NGINX_VERSION)/objs/nginx
 DYNAMIC_BUILD   = build/dynamic
 DYNAMIC_MODULE  = $(DYNAMIC_BUILD)/ngx_http_woportal_module.so
 
-SOURCES = config ngx_http_woportal_module.c $(wildcard src/*.c src/*.h sql/*/*.sql)
+SOURCES = config ngx_http_woportal_module.c $(wildcard src/*.c src/*.h sql/*/*.sql) \
+          contract/openapi.yaml util/openapi-c.pl
 
 export PORT MEMCACHED_PORT MEMCACHED_MB API_KEY KEYS_FILE
 

@@ -159,12 +159,26 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       offsetof(ngx_http_woportal_loc_conf_t, max_body_size),
       NULL },
 
+    { ngx_string("woportal_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_woportal_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WOPORTAL_METRICS,
+      NULL },
+
+    { ngx_string("woportal_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_woportal_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WOPORTAL_HEALTH,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_woportal_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_woportal_add_variables,       /* preconfiguration */
     ngx_http_woportal_postconfiguration,   /* postconfiguration */
 
     ngx_http_woportal_create_main_conf,    /* create main configuration */
@@ -353,7 +367,9 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->db->backend = conf->persist_backend;
     }
 
-    if (ngx_http_woportal_index_keys(cf, conf) != NGX_OK) {
+    if (ngx_http_woportal_index_keys(cf, conf) != NGX_OK
+        || ngx_http_woportal_check_location(cf, conf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -461,7 +477,9 @@ ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_woportal_store_check(cf, &value[1]) != NGX_OK) {
+    if (ngx_http_woportal_store_check(cf, &value[1]) != NGX_OK
+        || ngx_http_woportal_check_memcached(cf, &value[1]) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -628,6 +646,10 @@ ngx_http_woportal_persist(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        if (ngx_http_woportal_check_conninfo(cf, &wlcf->persist) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
         return NGX_CONF_OK;
     }
 
@@ -755,6 +777,12 @@ ngx_http_woportal_check_header(ngx_conf_t *cf, void *post, void *data)
 static ngx_int_t
 ngx_http_woportal_postconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_woportal_check_endpoints(cf) != NGX_OK
+        || ngx_http_woportal_metrics_init(cf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_http_woportal_filter_init(cf);
 }
 
@@ -779,6 +807,8 @@ ngx_http_woportal_init_process(ngx_cycle_t *cycle)
     if (wmcf == NULL) {
         return NGX_OK;
     }
+
+    ngx_http_woportal_metrics_init_process(wmcf);
 
     /* a pool thread's handles: the memcached ones, then the databases' */
 

@@ -142,7 +142,9 @@ typedef enum {
     NGX_HTTP_WOPORTAL_OP_UPDATE,
     NGX_HTTP_WOPORTAL_OP_DELETE,
     NGX_HTTP_WOPORTAL_OP_STATUS,
-    NGX_HTTP_WOPORTAL_OP_OPTIONS
+    NGX_HTTP_WOPORTAL_OP_OPTIONS,
+    NGX_HTTP_WOPORTAL_OP_OPENAPI,        /* GET <location>/openapi.json */
+    NGX_HTTP_WOPORTAL_OP_COUNT
 } ngx_http_woportal_op_e;
 
 
@@ -356,6 +358,9 @@ extern ngx_http_woportal_backend_t  ngx_http_woportal_pgsql_backend;
 typedef struct {
     ngx_array_t                  stores;    /* of store_t * */
     ngx_array_t                  dbs;       /* of db_t * */
+    ngx_shm_zone_t              *metrics;   /* metrics.c */
+    ngx_array_t                 *endpoints; /* check.c: metrics, health */
+    ngx_array_t                 *woportals; /* check.c: of loc_conf_t * */
 } ngx_http_woportal_main_conf_t;
 
 
@@ -391,7 +396,8 @@ typedef enum {
     NGX_HTTP_WOPORTAL_STORE_ADD,         /* only if the key is free */
     NGX_HTTP_WOPORTAL_STORE_CAS,         /* only if the CAS still holds */
     NGX_HTTP_WOPORTAL_STORE_DELETE,
-    NGX_HTTP_WOPORTAL_STORE_RUN          /* call->run, in the pool thread */
+    NGX_HTTP_WOPORTAL_STORE_RUN,         /* call->run, in the pool thread */
+    NGX_HTTP_WOPORTAL_STORE_COUNT
 } ngx_http_woportal_store_op_e;
 
 
@@ -459,6 +465,8 @@ struct ngx_http_woportal_call_s {
     ngx_int_t                      run_rc;
     char                          *mc_value;  /* malloc()ed */
     size_t                         mc_value_len;
+
+    uint64_t                       posted;    /* metrics.c: us, monotonic */
 };
 
 
@@ -474,11 +482,15 @@ typedef struct {
     ngx_str_t                     location;  /* Location of a 201 */
     ngx_str_t                     allow;     /* Allow of 405 and OPTIONS */
     ngx_uint_t                    attempts;
+    uint64_t                      store_us;  /* $woportal_store_time */
+    ngx_http_woportal_code_e      error;     /* $woportal_error, if failed */
 
     ngx_buf_t                    *envelope;  /* replaces nginx's page */
     unsigned                      gone:1;    /* delete marker stored */
     unsigned                      own_response:1;
     unsigned                      envelope_sent:1;
+    unsigned                      stored:1;  /* a store call was made */
+    unsigned                      failed:1;  /* an error envelope */
 } ngx_http_woportal_ctx_t;
 
 
@@ -587,6 +599,7 @@ ngx_int_t ngx_http_woportal_entry_apply(ngx_http_woportal_entry_t *e,
     ngx_http_woportal_entry_t *patch);
 
 /* encode.c */
+extern ngx_str_t  ngx_http_woportal_codes[];
 yajl_gen ngx_http_woportal_gen(ngx_pool_t *pool);
 void ngx_http_woportal_yajl_funcs(ngx_pool_t *pool, void *funcs);
 ngx_int_t ngx_http_woportal_encode_entry(ngx_pool_t *pool,
@@ -659,6 +672,56 @@ ngx_int_t ngx_http_woportal_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_woportal_id_init(ngx_cycle_t *cycle);
 void ngx_http_woportal_id_next(u_char *id);
 ngx_int_t ngx_http_woportal_id_valid(ngx_str_t *id);
+
+/* metrics.c: the shared counters; the hooks never fail nor block */
+#define NGX_HTTP_WOPORTAL_METRICS            1   /* woportal_metrics */
+#define NGX_HTTP_WOPORTAL_HEALTH             2   /* woportal_health */
+
+typedef enum {
+    NGX_HTTP_WOPORTAL_DBCALL_BEGIN = 0,
+    NGX_HTTP_WOPORTAL_DBCALL_END,
+    NGX_HTTP_WOPORTAL_DBCALL_PUT,
+    NGX_HTTP_WOPORTAL_DBCALL_DELETE,
+    NGX_HTTP_WOPORTAL_DBCALL_LOAD,
+    NGX_HTTP_WOPORTAL_DBCALL_SCAN,
+    NGX_HTTP_WOPORTAL_DBCALL_COUNT
+} ngx_http_woportal_dbcall_e;
+
+ngx_int_t ngx_http_woportal_metrics_init(ngx_conf_t *cf);
+void ngx_http_woportal_metrics_init_process(
+    ngx_http_woportal_main_conf_t *wmcf);
+uint64_t ngx_http_woportal_metrics_clock(void);
+void ngx_http_woportal_metrics_posted(ngx_http_woportal_call_t *call);
+void ngx_http_woportal_metrics_done(ngx_http_woportal_call_t *call);
+void ngx_http_woportal_metrics_sql(ngx_http_woportal_dbcall_e call,
+    uint64_t start, ngx_int_t rc);
+void ngx_http_woportal_metrics_index(size_t bytes);
+void ngx_http_woportal_metrics_compacted(void);
+ngx_int_t ngx_http_woportal_metrics_handler(ngx_http_request_t *r);
+
+/* variables.c */
+ngx_int_t ngx_http_woportal_add_variables(ngx_conf_t *cf);
+extern ngx_str_t  ngx_http_woportal_request_ops[];
+void ngx_http_woportal_set_error(ngx_http_request_t *r,
+    ngx_http_woportal_code_e code);
+
+/* openapi.c */
+ngx_int_t ngx_http_woportal_openapi(ngx_http_request_t *r,
+    ngx_http_woportal_loc_conf_t *wlcf, ngx_http_woportal_ctx_t *ctx);
+
+/* check.c */
+char *ngx_http_woportal_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_woportal_check_endpoints(ngx_conf_t *cf);
+ngx_int_t ngx_http_woportal_check_location(ngx_conf_t *cf,
+    ngx_http_woportal_loc_conf_t *wlcf);
+ngx_int_t ngx_http_woportal_check_memcached(ngx_conf_t *cf,
+    ngx_str_t *config);
+ngx_int_t ngx_http_woportal_check_conninfo(ngx_conf_t *cf,
+    ngx_str_t *conninfo);
+
+/* health.c */
+ngx_int_t ngx_http_woportal_health_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_WOPORTAL_H_INCLUDED_ */

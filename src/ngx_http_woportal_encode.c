@@ -29,7 +29,7 @@ static ngx_int_t ngx_http_woportal_gen_done(yajl_gen g, ngx_str_t *out);
     yajl_gen_string(g, (str)->data, (str)->len)
 
 
-static ngx_str_t  ngx_http_woportal_codes[] = {
+ngx_str_t  ngx_http_woportal_codes[] = {
     ngx_string("invalid_json"),
     ngx_string("invalid_parameter"),
     ngx_string("validation_failed"),

@@ -58,6 +58,11 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    rc = ngx_http_woportal_openapi(r, wlcf, ctx);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     r->connection->log->action = "authenticating a woportal request";
 
     ctx->key = ngx_http_woportal_authorized(r, wlcf);

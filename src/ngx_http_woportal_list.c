@@ -307,6 +307,8 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
         size += l->shards[s].len;
     }
 
+    ngx_http_woportal_metrics_index(size);
+
     if (ngx_array_init(&recs, l->pool, size / 64 + 16,
                        sizeof(ngx_http_woportal_irec_t))
         != NGX_OK)

@@ -66,14 +66,20 @@ ngx_http_woportal_db_free(ngx_uint_t i, void *conn)
 ngx_int_t
 ngx_http_woportal_db_begin(ngx_http_woportal_db_t *db, ngx_log_t *log)
 {
-    void  **slot;
+    void      **slot;
+    uint64_t    t;
+    ngx_int_t   rc;
 
     slot = ngx_http_woportal_db_slot(db);
     if (slot == NULL) {
         return NGX_ERROR;
     }
 
-    return db->backend->begin(db, slot, log);
+    t = ngx_http_woportal_metrics_clock();
+    rc = db->backend->begin(db, slot, log);
+    ngx_http_woportal_metrics_sql(NGX_HTTP_WOPORTAL_DBCALL_BEGIN, t, rc);
+
+    return rc;
 }
 
 
@@ -83,14 +89,20 @@ ngx_int_t
 ngx_http_woportal_db_end(ngx_http_woportal_db_t *db, ngx_uint_t commit,
     ngx_log_t *log)
 {
-    void  **slot;
+    void      **slot;
+    uint64_t    t;
+    ngx_int_t   rc;
 
     slot = ngx_http_woportal_db_slot(db);
     if (slot == NULL) {
         return NGX_ERROR;
     }
 
-    return db->backend->end(db, slot, commit, log);
+    t = ngx_http_woportal_metrics_clock();
+    rc = db->backend->end(db, slot, commit, log);
+    ngx_http_woportal_metrics_sql(NGX_HTTP_WOPORTAL_DBCALL_END, t, rc);
+
+    return rc;
 }
 
 
@@ -104,14 +116,20 @@ ngx_int_t
 ngx_http_woportal_db_put(ngx_http_woportal_db_t *db,
     ngx_http_woportal_persist_t *p, ngx_log_t *log)
 {
-    void  **slot;
+    void      **slot;
+    uint64_t    t;
+    ngx_int_t   rc;
 
     slot = ngx_http_woportal_db_slot(db);
     if (slot == NULL) {
         return NGX_ERROR;
     }
 
-    return db->backend->put(db, slot, p, log);
+    t = ngx_http_woportal_metrics_clock();
+    rc = db->backend->put(db, slot, p, log);
+    ngx_http_woportal_metrics_sql(NGX_HTTP_WOPORTAL_DBCALL_PUT, t, rc);
+
+    return rc;
 }
 
 
@@ -121,14 +139,20 @@ ngx_int_t
 ngx_http_woportal_db_delete(ngx_http_woportal_db_t *db,
     ngx_http_woportal_persist_t *p, ngx_log_t *log)
 {
-    void  **slot;
+    void      **slot;
+    uint64_t    t;
+    ngx_int_t   rc;
 
     slot = ngx_http_woportal_db_slot(db);
     if (slot == NULL) {
         return NGX_ERROR;
     }
 
-    return db->backend->del(db, slot, p, log);
+    t = ngx_http_woportal_metrics_clock();
+    rc = db->backend->del(db, slot, p, log);
+    ngx_http_woportal_metrics_sql(NGX_HTTP_WOPORTAL_DBCALL_DELETE, t, rc);
+
+    return rc;
 }
 
 
@@ -141,14 +165,20 @@ ngx_int_t
 ngx_http_woportal_db_load(ngx_http_woportal_db_t *db, ngx_str_t *prefix,
     u_char *id, ngx_str_t *doc, ngx_log_t *log)
 {
-    void  **slot;
+    void      **slot;
+    uint64_t    t;
+    ngx_int_t   rc;
 
     slot = ngx_http_woportal_db_slot(db);
     if (slot == NULL) {
         return NGX_ERROR;
     }
 
-    return db->backend->load(db, slot, prefix, id, doc, log);
+    t = ngx_http_woportal_metrics_clock();
+    rc = db->backend->load(db, slot, prefix, id, doc, log);
+    ngx_http_woportal_metrics_sql(NGX_HTTP_WOPORTAL_DBCALL_LOAD, t, rc);
+
+    return rc;
 }
 
 
@@ -158,14 +188,20 @@ ngx_int_t
 ngx_http_woportal_db_scan(ngx_http_woportal_db_t *db, ngx_str_t *prefix,
     ngx_http_woportal_scan_pt handler, void *data, ngx_log_t *log)
 {
-    void  **slot;
+    void      **slot;
+    uint64_t    t;
+    ngx_int_t   rc;
 
     slot = ngx_http_woportal_db_slot(db);
     if (slot == NULL) {
         return NGX_ERROR;
     }
 
-    return db->backend->scan(db, slot, prefix, handler, data, log);
+    t = ngx_http_woportal_metrics_clock();
+    rc = db->backend->scan(db, slot, prefix, handler, data, log);
+    ngx_http_woportal_metrics_sql(NGX_HTTP_WOPORTAL_DBCALL_SCAN, t, rc);
+
+    return rc;
 }
 
 

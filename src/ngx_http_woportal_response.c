@@ -143,6 +143,8 @@ ngx_http_woportal_send_errors(ngx_http_request_t *r,
 {
     ngx_str_t  json;
 
+    ngx_http_woportal_set_error(r, err->code);
+
     if (ngx_http_woportal_encode_error(r->pool, err, &json) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -305,6 +307,8 @@ ngx_http_woportal_header_filter(ngx_http_request_t *r)
             return NGX_ERROR;
         }
     }
+
+    ngx_http_woportal_set_error(r, err.code);
 
     if (ngx_http_woportal_encode_error(r->pool, &err, &json) != NGX_OK) {
         return NGX_ERROR;

@@ -138,6 +138,7 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
 
     /* the request is not freed while the task uses it */
     call->request->main->blocked++;
+    ngx_http_woportal_metrics_posted(call);
 
     return NGX_OK;
 }
@@ -610,6 +611,7 @@ ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
     switch (rc) {
 
     case MEMCACHED_SUCCESS:
+        ngx_http_woportal_metrics_compacted();
         return NGX_OK;
 
     case MEMCACHED_DATA_EXISTS:
@@ -838,6 +840,7 @@ ngx_http_woportal_store_event(ngx_event_t *ev)
 
     r = call->request;
     r->main->blocked--;
+    ngx_http_woportal_metrics_done(call);
 
     ngx_str_null(&call->fetched);
 

@@ -21,7 +21,8 @@ fi
 
 stamp=$build/.configured
 if [ ! -f "$build/Makefile" ] || [ "$top/config" -nt "$stamp" ] \
-        || [ -n "$(find "$top/sql" -name '*.sql' -newer "$stamp")" ]; then
+        || [ -n "$(find "$top/sql" -name '*.sql' -newer "$stamp")" ] \
+        || [ -n "$(find "$top/contract/openapi.yaml" "$top/util/openapi-c.pl" -newer "$stamp")" ]; then
     (
         cd "$ngx"
         . ./conf_flags

@@ -50,11 +50,13 @@ echo "$NGINX_SHA256  $tarball" | sha256sum -c --quiet - || {
 
 # configure again when the arguments, the addon script (and so the list of
 # sources) or the SQL schemas it compiles in change; otherwise make
-# rebuilds only what changed
+# rebuilds only what changed (the contract is compiled in at configure
+# time too)
 stamp="--with-threads --add-module=$top $*"
 if [ ! -f "$src/objs/Makefile" ] || [ "$(cat "$src/.woportal-configure" 2>/dev/null)" != "$stamp" ] \
         || [ "$top/config" -nt "$src/objs/Makefile" ] \
-        || [ -n "$(find "$top/sql" -name '*.sql' -newer "$src/objs/Makefile")" ]; then
+        || [ -n "$(find "$top/sql" -name '*.sql' -newer "$src/objs/Makefile")" ] \
+        || [ -n "$(find "$top/contract/openapi.yaml" "$top/util/openapi-c.pl" -newer "$src/objs/Makefile")" ]; then
     rm -rf "$src"
     tar -xzf "$tarball" -C "$build"
     (cd "$src" && ./configure --prefix="$build/prefix" --with-threads \

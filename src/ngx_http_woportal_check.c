@@ -1,0 +1,312 @@
+
+/*
+ * Configuration checks that need more than one directive, made as the
+ * http block is merged and once it is read, so that "nginx -t" refuses
+ * what would only go wrong later:
+ *
+ * - woportal_metrics and woportal_health need a woportal location in
+ *   the same http block (the zone, the stores), and cannot share one;
+ * - woportal locations that share a key prefix in one memcached share
+ *   its entries and its list index: they must split the index into as
+ *   many shards, or each lists only the entries of its own split.
+ *   (Their persistence may differ: a location without it is a way to
+ *   look at what memcached alone holds.)
+ * - a libmemcached string that parses but makes no handle, or names no
+ *   server; a PostgreSQL conninfo that libpq cannot parse; a persistence
+ *   timeout of 0 (PostgreSQL's lock_timeout 0 waits for ever).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <libmemcached/memcached.h>
+#include <libpq-fe.h>
+#include "ngx_http_woportal.h"
+
+
+/* a woportal_metrics or woportal_health location, checked at the end */
+typedef struct {
+    ngx_uint_t                    type;
+    ngx_str_t                     name;     /* the directive */
+    ngx_str_t                     file;
+    ngx_uint_t                    line;
+    ngx_http_woportal_loc_conf_t *wlcf;
+} ngx_http_woportal_endpoint_t;
+
+
+static ngx_uint_t ngx_http_woportal_str_eq(ngx_str_t *a, ngx_str_t *b);
+
+
+/*
+ * woportal_metrics; woportal_health: the location's content.  Both are
+ * checked once the http block is read, when it is known whether it has a
+ * woportal location.
+ */
+
+char *
+ngx_http_woportal_endpoint(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_woportal_loc_conf_t *wlcf = conf;
+
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_woportal_endpoint_t   *ep;
+    ngx_http_woportal_main_conf_t  *wmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (wlcf->enable) {
+        return "cannot be used in a \"woportal\" location";
+    }
+
+    if (clcf->handler) {
+        return "is duplicate, or the location has another content handler";
+    }
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
+
+    if (wmcf->endpoints == NULL) {
+        wmcf->endpoints = ngx_array_create(cf->pool, 2,
+                                        sizeof(ngx_http_woportal_endpoint_t));
+        if (wmcf->endpoints == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ep = ngx_array_push(wmcf->endpoints);
+    if (ep == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ep->type = cmd->offset;
+    ep->name = cmd->name;
+    ep->file = cf->conf_file->file.name;
+    ep->line = cf->conf_file->line;
+    ep->wlcf = wlcf;
+
+    clcf->handler = (cmd->offset == NGX_HTTP_WOPORTAL_METRICS)
+                    ? ngx_http_woportal_metrics_handler
+                    : ngx_http_woportal_health_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * postconfiguration: each error names the directive's file and line, as
+ * nginx's own do.
+ */
+
+ngx_int_t
+ngx_http_woportal_check_endpoints(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i;
+    ngx_http_woportal_endpoint_t   *ep;
+    ngx_http_woportal_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
+
+    if (wmcf->endpoints == NULL) {
+        return NGX_OK;
+    }
+
+    ep = wmcf->endpoints->elts;
+
+    for (i = 0; i < wmcf->endpoints->nelts; i++) {
+
+        if (ep[i].wlcf->enable) {
+            /* "woportal" came after it in the location */
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%V\" cannot be used in a \"woportal\" location "
+                          "in %V:%ui", &ep[i].name, &ep[i].file, ep[i].line);
+            return NGX_ERROR;
+        }
+
+        if (wmcf->stores.nelts == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"%V\" needs a \"woportal\" location in the same "
+                          "http block in %V:%ui", &ep[i].name, &ep[i].file,
+                          ep[i].line);
+            return NGX_ERROR;
+        }
+
+        if (ep[i].type == NGX_HTTP_WOPORTAL_HEALTH
+            && ep[i].wlcf->thread_pool == NULL)
+        {
+            /* nginx's "default" pool, as a woportal location would have */
+            ep[i].wlcf->thread_pool = ngx_thread_pool_add(cf, NULL);
+            if (ep[i].wlcf->thread_pool == NULL) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * At the merge of a woportal location, against those merged before it.
+ * The merge runs once the http block is read: the error names the
+ * locations and the file, not a line.
+ */
+
+ngx_int_t
+ngx_http_woportal_check_location(ngx_conf_t *cf,
+    ngx_http_woportal_loc_conf_t *wlcf)
+{
+    ngx_uint_t                      i;
+    ngx_http_woportal_loc_conf_t  **locs, *o, **loc;
+    ngx_http_woportal_main_conf_t  *wmcf;
+
+    if (wlcf->db && wlcf->persist_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"woportal_persist_timeout\" of location \"%V\" "
+                           "must be more than 0", &wlcf->clcf->name);
+        return NGX_ERROR;
+    }
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
+
+    if (wmcf->woportals == NULL) {
+        wmcf->woportals = ngx_array_create(cf->pool, 2,
+                                       sizeof(ngx_http_woportal_loc_conf_t *));
+        if (wmcf->woportals == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    locs = wmcf->woportals->elts;
+
+    for (i = 0; i < wmcf->woportals->nelts; i++) {
+        o = locs[i];
+
+        if (!ngx_http_woportal_str_eq(&o->key_prefix, &wlcf->key_prefix)
+            || !ngx_http_woportal_str_eq(&o->store->config,
+                                         &wlcf->store->config))
+        {
+            continue;
+        }
+
+        if (o->index_shards != wlcf->index_shards) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "woportal locations \"%V\" and \"%V\" share the "
+                          "key prefix \"%V\" in one memcached, so they "
+                          "must have the same \"woportal_index_shards\", "
+                          "not %ui and %ui, in %V",
+                          &o->clcf->name, &wlcf->clcf->name,
+                          &wlcf->key_prefix, o->index_shards,
+                          wlcf->index_shards, &cf->conf_file->file.name);
+            return NGX_ERROR;
+        }
+    }
+
+    loc = ngx_array_push(wmcf->woportals);
+    if (loc == NULL) {
+        return NGX_ERROR;
+    }
+
+    *loc = wlcf;
+
+    return NGX_OK;
+}
+
+
+/*
+ * woportal_memcached, once libmemcached accepted the string's syntax: it
+ * must make a handle, with a server.
+ */
+
+ngx_int_t
+ngx_http_woportal_check_memcached(ngx_conf_t *cf, ngx_str_t *config)
+{
+    u_char        *s;
+    uint32_t       n;
+    memcached_st  *mc;
+
+    s = ngx_pnalloc(cf->temp_pool, config->len + 1);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(s, config->data, config->len + 1);
+
+    mc = memcached((char *) s, config->len);
+
+    if (mc == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"woportal_memcached\" "
+                           "directive: libmemcached makes no handle of it",
+                           config);
+        return NGX_ERROR;
+    }
+
+    n = memcached_server_count(mc);
+
+    memcached_free(mc);
+
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"woportal_memcached\" "
+                           "directive: no server (--SERVER=host:port)",
+                           config);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* woportal_persist postgresql:<conninfo>: libpq's own parser */
+
+ngx_int_t
+ngx_http_woportal_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
+{
+    char              *err;
+    u_char            *s, *p;
+    PQconninfoOption  *opts;
+
+    s = ngx_pnalloc(cf->temp_pool, conninfo->len + 1);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(s, conninfo->data, conninfo->len + 1);
+
+    err = NULL;
+
+    opts = PQconninfoParse((char *) s, &err);
+
+    if (opts) {
+        PQconninfoFree(opts);
+        return NGX_OK;
+    }
+
+    if (err) {
+        /* libpq's message ends with a newline */
+        for (p = (u_char *) err + ngx_strlen(err);
+             p > (u_char *) err && (p[-1] == '\n' || p[-1] == ' ');
+             p--)
+        {
+            p[-1] = '\0';
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid conninfo \"%V\" in \"woportal_persist\" "
+                       "directive: %s", conninfo,
+                       err ? err : "out of memory");
+
+    if (err) {
+        PQfreemem(err);
+    }
+
+    return NGX_ERROR;
+}
+
+
+static ngx_uint_t
+ngx_http_woportal_str_eq(ngx_str_t *a, ngx_str_t *b)
+{
+    return a->len == b->len && ngx_strncmp(a->data, b->data, a->len) == 0;
+}

@@ -1,0 +1,166 @@
+# `nginx -t` on configurations with one mistake each: it must fail, and
+# name the directive (or the locations), the file and, where there is
+# one, the line of the directive at fault (marked "#<" below).
+#
+# Runs $TEST_NGINX_BINARY (util/test.sh sets it) itself: no server, no
+# memcached.
+
+use strict;
+use warnings;
+
+use File::Temp ();
+use Test::More;
+
+my $nginx = $ENV{TEST_NGINX_BINARY} // 'nginx';
+
+plan skip_all => "no nginx binary: set TEST_NGINX_BINARY"
+    unless -x $nginx || grep { -x "$_/$nginx" } split /:/, $ENV{PATH};
+
+my $dir = File::Temp::tempdir(CLEANUP => 1);
+mkdir "$dir/logs";
+
+my $woportal = <<'_EOC_';
+        location /api {
+            woportal;
+            woportal_memcached "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL";
+            woportal_api_key test-key;
+        }
+_EOC_
+
+# [name, http level, server level, expected message (a regex), line?]
+my @cases = (
+    ['woportal_metrics without a woportal location', '', <<'_EOC_',
+        location = /metrics {
+            woportal_metrics;   #<
+        }
+_EOC_
+     qr/"woportal_metrics" needs a "woportal" location in the same http block/],
+
+    ['woportal_health without a woportal location', '', <<'_EOC_',
+        location = /health {
+            woportal_health;   #<
+        }
+_EOC_
+     qr/"woportal_health" needs a "woportal" location in the same http block/],
+
+    ['woportal_metrics in a woportal location', '', <<'_EOC_',
+        location /api {
+            woportal;
+            woportal_memcached "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL";
+            woportal_api_key test-key;
+            woportal_metrics;   #<
+        }
+_EOC_
+     qr/"woportal_metrics" directive cannot be used in a "woportal" location/],
+
+    ['woportal after woportal_health', '', <<'_EOC_',
+        location /api {
+            woportal_health;   #<
+            woportal;
+            woportal_memcached "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL";
+            woportal_api_key test-key;
+        }
+_EOC_
+     qr/"woportal_health" cannot be used in a "woportal" location/],
+
+    ['an unknown thread pool, in the health location', '', $woportal . <<'_EOC_',
+        location = /health {
+            woportal_thread_pool nosuch;   #<
+            woportal_health;
+        }
+_EOC_
+     qr/unknown thread pool "nosuch"/],
+
+    ['an unknown thread pool, in a woportal location', '', <<'_EOC_',
+        location /api {
+            woportal;
+            woportal_memcached "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL";
+            woportal_api_key test-key;
+            woportal_thread_pool nosuch;   #<
+        }
+_EOC_
+     qr/unknown thread pool "nosuch"/],
+
+    ['a libmemcached string that does not parse',
+     qq{    woportal_memcached "--SERVERX=127.0.0.1:11211";   #<\n},
+     $woportal =~ s/^.*woportal_memcached.*\n//mr,
+     qr/invalid value "--SERVERX=127\.0\.0\.1:11211" in "woportal_memcached" directive: \S/],
+
+    ['a libmemcached string with no server',
+     qq{    woportal_memcached "--BINARY-PROTOCOL";   #<\n},
+     $woportal =~ s/^.*woportal_memcached.*\n//mr,
+     qr/invalid value "--BINARY-PROTOCOL" in "woportal_memcached" directive: no server/],
+
+    ['a PostgreSQL conninfo that does not parse',
+     qq{    woportal_persist "postgresql:host=127.0.0.1 nosuchoption=1";   #<\n},
+     $woportal,
+     qr/invalid conninfo "host=127\.0\.0\.1 nosuchoption=1" in "woportal_persist" directive: \S/],
+
+    ['an unknown persistence scheme',
+     qq{    woportal_persist mysql:db;   #<\n}, $woportal,
+     qr/invalid value "mysql:db" in "woportal_persist" directive/],
+
+    ['woportal_index_shards 0', '', $woportal =~ s/woportal;/woportal;\n            woportal_index_shards 0;   #</r,
+     qr/"woportal_index_shards" directive must be from 1 to 65536/],
+
+    ['one key prefix, two shard counts', '', <<'_EOC_',
+        location /a {
+            woportal;
+            woportal_memcached "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL";
+            woportal_api_key test-key;
+            woportal_index_shards 8;
+        }
+
+        location /b {
+            woportal;
+            woportal_memcached "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL";
+            woportal_api_key test-key;
+        }
+_EOC_
+     qr/woportal locations "\/a" and "\/b" share the key prefix "woportal:" in one memcached, so they must have the same "woportal_index_shards", not 8 and 256/],
+);
+
+for my $case (@cases) {
+    my ($name, $http, $server, $want) = @$case;
+
+    my $conf = <<"_EOC_";
+events {
+}
+
+http {
+$http
+    server {
+        listen 127.0.0.1:1;
+
+$server
+    }
+}
+_EOC_
+
+    my $file = "$dir/nginx.conf";
+    open my $out, '>', $file or die "$file: $!\n";
+    print $out $conf;
+    close $out;
+
+    my ($line) = grep { (split /\n/, $conf)[$_ - 1] =~ /#</ }
+                 1 .. scalar(split /\n/, $conf);
+
+    my $output = `'$nginx' -t -p '$dir/' -c '$file' -g 'error_log stderr;' 2>&1`;
+    my $status = $? >> 8;
+
+    isnt($status, 0, "$name: nginx -t fails");
+    like($output, qr/\[emerg\] .*$want/, "$name: the message")
+        or diag($output);
+
+    if (defined $line) {
+        like($output, qr/\[emerg\] .*$want.* in \Q$file\E:$line$/m,
+             "$name: names $file:$line, the directive's line")
+            or diag($output);
+    } else {
+        like($output, qr/\[emerg\] .*$want.* in \Q$file\E$/m,
+             "$name: names $file")
+            or diag($output);
+    }
+}
+
+done_testing();
