@@ -719,3 +719,26 @@ qr/\[emerg\].*keys\.txt" line 1: a key's name is printable ASCII/
 --- must_die
 --- error_log eval
 qr/\[emerg\].*API keys "(beta|second-beta)" and "(beta|second-beta)" are the same key/
+
+
+
+=== TEST 29: $woportal_key_name is the name of the key of the file, never the key
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_keys ../html/keys.txt;
+        woportal_api_key test-key;
+        add_header X-Key-Name "[$woportal_key_name]" always;
+    }
+--- request eval
+[("GET /api/v1/workorder-portal/0123456789abcdef01234567") x 4]
+--- more_headers eval
+[map { main::keyh($_) } qw(acme multi test nope)]
+--- error_code eval
+[404, 404, 404, 401]
+--- response_headers_like eval
+['X-Key-Name: \[acme\]', 'X-Key-Name: \[multi\]',
+ 'X-Key-Name: \[nginx\.conf:\d+\]', 'X-Key-Name: \[\]']
+--- response_body_unlike eval
+[qr/k-acme/, qr/k-multi/, qr/test-key/, qr/nope/]

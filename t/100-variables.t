@@ -34,7 +34,7 @@ our $Config = <<'_EOC_';
     location /api/v1/workorder-portal {
         woportal;
         woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
-        woportal_api_key test-key;
+        woportal_api_key test-key tester;
         woportal_max_body_size 1k;
 
         add_header X-Op $woportal_op always;
@@ -68,7 +68,7 @@ X-Store-Time: \d+\.\d{3}
 --- raw_response_headers_unlike
 X-Error:
 --- access_log eval
-qr/^wo op=create id=[0-9a-f]{24} error=- store=\d+\.\d{3} key=- status=201$/
+qr/^wo op=create id=[0-9a-f]{24} error=- store=\d+\.\d{3} key=tester status=201$/
 --- timeout: 10
 
 
@@ -115,7 +115,7 @@ X-Op: get
 X-Id: 0123456789abcdef0123ffff
 X-Error: not_found
 --- access_log eval
-qr/^wo op=get id=0123456789abcdef0123ffff error=not_found store=\d+\.\d{3} key=- status=404$/
+qr/^wo op=get id=0123456789abcdef0123ffff error=not_found store=\d+\.\d{3} key=tester status=404$/
 
 
 
@@ -125,7 +125,7 @@ GET /api/v1/workorder-portal/not-an-id
 --- error_code: 404
 --- api_error: not_found
 --- access_log eval
-qr/^wo op=get id=- error=not_found store=- key=- status=404$/
+qr/^wo op=get id=- error=not_found store=- key=tester status=404$/
 
 
 
@@ -150,7 +150,7 @@ POST /api/v1/workorder-portal
 --- error_code: 422
 --- api_error: validation_failed
 --- access_log eval
-qr/^wo op=create id=- error=validation_failed store=- key=- status=422$/
+qr/^wo op=create id=- error=validation_failed store=- key=tester status=422$/
 
 
 
@@ -171,7 +171,7 @@ GET /api/v1/workorder-portal?per_page=1
 --- response_headers
 X-Op: list
 --- access_log eval
-qr/^wo op=list id=- error=- store=\d+\.\d{3} key=- status=200$/
+qr/^wo op=list id=- error=- store=\d+\.\d{3} key=tester status=200$/
 
 
 
@@ -184,7 +184,7 @@ PATCH /api/v1/workorder-portal/0123456789abcdef01234567
 {"disabled":true}
 --- error_code: 200
 --- access_log eval
-qr/^wo op=update id=0123456789abcdef01234567 error=- store=\d+\.\d{3} key=- status=200$/
+qr/^wo op=update id=0123456789abcdef01234567 error=- store=\d+\.\d{3} key=tester status=200$/
 
 
 
@@ -194,7 +194,7 @@ PATCH /api/v1/workorder-portal/0123456789abcdef01234567/status
 {"status":"in_progress"}
 --- error_code: 200
 --- access_log eval
-qr/^wo op=status id=0123456789abcdef01234567 error=- store=\d+\.\d{3} key=- status=200$/
+qr/^wo op=status id=0123456789abcdef01234567 error=- store=\d+\.\d{3} key=tester status=200$/
 
 
 
@@ -203,7 +203,7 @@ qr/^wo op=status id=0123456789abcdef01234567 error=- store=\d+\.\d{3} key=- stat
 DELETE /api/v1/workorder-portal/0123456789abcdef01234567
 --- error_code: 200
 --- access_log eval
-qr/^wo op=delete id=0123456789abcdef01234567 error=- store=\d+\.\d{3} key=- status=200$/
+qr/^wo op=delete id=0123456789abcdef01234567 error=- store=\d+\.\d{3} key=tester status=200$/
 
 
 
@@ -214,14 +214,14 @@ qr/^wo op=delete id=0123456789abcdef01234567 error=- store=\d+\.\d{3} key=- stat
     location /api/v1/workorder-portal {
         woportal;
         woportal_memcached "--SERVER=127.0.0.1:1 --BINARY-PROTOCOL";
-        woportal_api_key test-key;
+        woportal_api_key test-key tester;
     }
 --- request
 GET /api/v1/workorder-portal/0123456789abcdef01234567
 --- error_code: 503
 --- api_error: store_unavailable
 --- access_log eval
-qr/^wo op=get id=0123456789abcdef01234567 error=store_unavailable store=\d+\.\d{3} key=- status=503$/
+qr/^wo op=get id=0123456789abcdef01234567 error=store_unavailable store=\d+\.\d{3} key=tester status=503$/
 --- error_log
 woportal: memcached get
 
