@@ -64,6 +64,7 @@ typedef struct {
     ngx_str_t                     value;
     unsigned                      found:1;
     unsigned                      gone:1;
+    unsigned                      not_entry:1;  /* other item flags */
 } ngx_http_woportal_item_t;
 
 
@@ -707,6 +708,16 @@ ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l, ngx_array_t *recs,
                           "to %uz bytes", &l->wlcf->index_keys[s],
                           shard->len, value.len);
         }
+
+        if (rc == NGX_OK && shard->corrupt && l->wlcf->db) {
+            /*
+             * the records after the garbage are lost: without idx:gen
+             * the next list rebuilds the index from the database
+             */
+            (void) ngx_http_woportal_store_put(mc,
+                                &l->wlcf->index_keys[l->wlcf->index_shards],
+                                NULL, 0, 0, 0, log);
+        }
     }
 
     return NGX_OK;
@@ -1033,6 +1044,8 @@ ngx_http_woportal_list_item(void *data, u_char *key, size_t key_len,
             return NGX_OK;
         }
 
+        it->not_entry = (flags != NGX_HTTP_WOPORTAL_FORMAT_JSON);
+
         it->value.data = ngx_pnalloc(l->pool, len ? len : 1);
         if (it->value.data == NULL) {
             return NGX_ERROR;
@@ -1119,6 +1132,7 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
     }
 
     if (rc != NGX_OK
+        || it->not_entry
         || ngx_strncmp(e.id, id, NGX_HTTP_WOPORTAL_ID_LEN) != 0)
     {
         ngx_log_error(NGX_LOG_ERR, l->pool->log, 0,
