@@ -600,6 +600,8 @@ ngx_int_t ngx_http_woportal_store_put(ngx_http_woportal_mc_t *mc,
     time_t exptime, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc,
     ngx_str_t *key, ngx_str_t *value, uint64_t cas, ngx_log_t *log);
+ngx_str_t *ngx_http_woportal_store_server_keys(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *base, ngx_pool_t *pool, ngx_uint_t *n);
 
 /* persist.c: in pool threads, but for init and exit */
 ngx_int_t ngx_http_woportal_db_init(ngx_uint_t nstores, ngx_array_t *dbs);

@@ -714,6 +714,64 @@ ngx_http_woportal_store_mget(ngx_http_woportal_mc_t *mc, ngx_str_t *keys,
 
 
 /*
+ * Runs in a pool thread: a key "<base>:<k>" for each memcached server,
+ * each one that hashes to its server, so that a mark stored under each
+ * is lost with the data of any one server of a cluster (list.c).  The
+ * keys are found by trying k = 0, 1, ...: with consistent hashing a few
+ * tries a server.  NULL on failure; *n is the number of keys.
+ */
+
+ngx_str_t *
+ngx_http_woportal_store_server_keys(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *base, ngx_pool_t *pool, ngx_uint_t *n)
+{
+    u_char      *p;
+    uint32_t     s;
+    ngx_str_t    key, *keys;
+    ngx_uint_t   k, found, nservers;
+
+    nservers = memcached_server_count(mc);
+
+    keys = ngx_pcalloc(pool, (nservers + 1) * sizeof(ngx_str_t));
+    if (keys == NULL) {
+        return NULL;
+    }
+
+    found = 0;
+
+    for (k = 0; found < nservers && k < 64 * nservers; k++) {
+        p = ngx_pnalloc(pool, base->len + 1 + NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        key.data = p;
+        key.len = ngx_sprintf(p, "%V:%ui", base, k) - p;
+
+        /* the index of the server the key goes to */
+        s = memcached_generate_hash(mc, (char *) key.data, key.len);
+
+        if (s < nservers && keys[s].len == 0) {
+            keys[s] = key;
+            found++;
+        }
+    }
+
+    /* the servers no key was found for (none expected): left out */
+
+    for (k = 0, s = 0; s < nservers; s++) {
+        if (keys[s].len) {
+            keys[k++] = keys[s];
+        }
+    }
+
+    *n = k;
+
+    return k ? keys : NULL;
+}
+
+
+/*
  * A get that also returns the item's CAS: memcached_get() does not.  The
  * result struct is our own (one the library allocates is freed by the
  * library at the end of the results), and the results are read to their

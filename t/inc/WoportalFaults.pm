@@ -181,7 +181,8 @@ sub mc_append {
 sub start_nginx {
     my (%o) = @_;
     my $dir = File::Temp::tempdir('woportal-faults-XXXXXX', TMPDIR => 1,
-                                  CLEANUP => 1);
+                                  CLEANUP => !$ENV{WOPORTAL_KEEP_LOGS});
+    my $main = $o{main} // '';
     mkdir "$dir/$_" for qw(logs conf);
     my $user = $> == 0 ? "user root;\n" : '';
     my $workers = $o{workers} // 2;
@@ -193,7 +194,7 @@ worker_processes $workers;
 error_log $dir/logs/error.log ${\ ($o{log_level} // 'info')};
 pid $dir/logs/nginx.pid;
 $user
-$o{main}
+$main
 events {
     worker_connections 256;
 }
