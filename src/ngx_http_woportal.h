@@ -418,6 +418,7 @@ struct ngx_http_woportal_call_s {
     ngx_http_request_t            *request;
     ngx_http_woportal_call_done_pt done;
     ngx_thread_task_t             *task;
+    ngx_event_t                    busy;      /* while the task runs */
 
     /* in */
     ngx_http_woportal_store_t     *store;

@@ -18,6 +18,7 @@ static void ngx_http_woportal_store_thread(void *data, ngx_log_t *log);
 static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
     ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
+static void ngx_http_woportal_store_busy(ngx_event_t *ev);
 static memcached_st *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
 static void ngx_http_woportal_store_index(memcached_st *mc,
@@ -139,7 +140,28 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     /* the request is not freed while the task uses it */
     call->request->main->blocked++;
 
+    /*
+     * A worker shutting down (a reload) leaves once no timer is left but
+     * cancelable ones, and a request waiting for its task has none: it
+     * would be cut off unanswered.  This timer keeps the worker until
+     * the task is done.
+     */
+
+    call->busy.handler = ngx_http_woportal_store_busy;
+    call->busy.data = call;
+    call->busy.log = call->request->connection->log;
+
+    ngx_add_timer(&call->busy, 60000);
+
     return NGX_OK;
+}
+
+
+static void
+ngx_http_woportal_store_busy(ngx_event_t *ev)
+{
+    /* the task is still running: wait on */
+    ngx_add_timer(ev, 60000);
 }
 
 
@@ -896,6 +918,10 @@ ngx_http_woportal_store_event(ngx_event_t *ev)
 
     r = call->request;
     r->main->blocked--;
+
+    if (call->busy.timer_set) {
+        ngx_del_timer(&call->busy);
+    }
 
     ngx_str_null(&call->fetched);
 
