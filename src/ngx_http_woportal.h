@@ -294,6 +294,8 @@ typedef struct {
     ngx_uint_t                   index;
     ngx_http_woportal_backend_t *backend;   /* databases only */
     void                        *later;     /* the worker's queue: later.c */
+    ngx_atomic_t                 failed;    /* memcached: when a call last
+                                               failed to reach it; 0 */
 } ngx_http_woportal_store_t;
 
 
@@ -419,6 +421,7 @@ struct ngx_http_woportal_call_s {
     ngx_http_woportal_call_done_pt done;
     ngx_thread_task_t             *task;
     ngx_event_t                    busy;      /* while the task runs */
+    ngx_msec_t                     posted;    /* monotonic ms */
 
     /* in */
     ngx_http_woportal_store_t     *store;

@@ -19,6 +19,8 @@ static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
     ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
 static void ngx_http_woportal_store_busy(ngx_event_t *ev);
+static ngx_msec_t ngx_http_woportal_store_clock(void);
+static void ngx_http_woportal_store_health(ngx_http_woportal_call_t *call);
 static memcached_st *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
 static void ngx_http_woportal_store_index(memcached_st *mc,
@@ -131,6 +133,7 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     call->mc_value = NULL;
     call->mc_value_len = 0;
     call->fetched_flags = 0;
+    call->posted = ngx_http_woportal_store_clock();
 
     if (ngx_thread_task_post(tp, task) != NGX_OK) {
         /* the queue is full: nginx has logged it */
@@ -172,8 +175,29 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
 {
     ngx_http_woportal_call_t *call = data;
 
+    ngx_msec_t           failed;
     memcached_st        *mc;
     memcached_return_t   rc;
+
+    /*
+     * A call that waited in the queue for half the timeout or more while
+     * memcached failed is answered at once: when memcached stalls, each
+     * call would wait for its own timeout, one after the other, and the
+     * queue would grow for minutes.
+     */
+
+    failed = call->store->failed;
+
+    if (failed && failed >= call->posted
+        && ngx_http_woportal_store_clock() - call->posted
+           >= call->store->timeout / 2)
+    {
+        call->rc = MEMCACHED_TIMEOUT;
+        call->rc_text = "memcached failed while the call waited in the "
+                        "thread pool's queue";
+        call->run_rc = NGX_ERROR;
+        return;
+    }
 
     mc = ngx_http_woportal_store_conn(call->store);
 
@@ -201,6 +225,7 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
     default:
         if (call->persist) {
             ngx_http_woportal_store_persisted(mc, call, log);
+            ngx_http_woportal_store_health(call);
             return;
         }
 
@@ -211,12 +236,64 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
     call->rc = rc;
     call->rc_text = memcached_strerror(mc, rc);
 
+    ngx_http_woportal_store_health(call);
+
     if (rc == MEMCACHED_SUCCESS
         && call->op != NGX_HTTP_WOPORTAL_STORE_GET
         && call->record.len)
     {
         ngx_http_woportal_store_index(mc, call, log);
     }
+}
+
+
+/* in a pool thread: whether memcached answered the call */
+
+static void
+ngx_http_woportal_store_health(ngx_http_woportal_call_t *call)
+{
+    ngx_msec_t  now;
+
+    switch (call->rc) {
+
+    case MEMCACHED_TIMEOUT:
+    case MEMCACHED_CONNECTION_FAILURE:
+    case MEMCACHED_CONNECTION_SOCKET_CREATE_FAILURE:
+    case MEMCACHED_HOST_LOOKUP_FAILURE:
+    case MEMCACHED_ERRNO:
+    case MEMCACHED_READ_FAILURE:
+    case MEMCACHED_WRITE_FAILURE:
+    case MEMCACHED_UNKNOWN_READ_FAILURE:
+    case MEMCACHED_SERVER_MARKED_DEAD:
+    case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+        now = ngx_http_woportal_store_clock();
+        call->store->failed = now ? now : 1;
+        break;
+
+    case MEMCACHED_SUCCESS:
+    case MEMCACHED_NOTFOUND:
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+        if (call->store->failed) {
+            call->store->failed = 0;
+        }
+        break;
+
+    default:
+        /* the database's failures, and memcached refusing a value */
+        break;
+    }
+}
+
+
+static ngx_msec_t
+ngx_http_woportal_store_clock(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 

@@ -67,6 +67,8 @@ sub spawn {
         POSIX::setpgid(0, 0);
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', '/dev/null';
+        # memcached's complaints about connections its clients gave up
+        open STDERR, '>', '/dev/null' if $what =~ /^memcached/;
         { no warnings 'exec'; exec { $cmd[0] } @cmd; }
         POSIX::_exit(127);
     }
