@@ -21,6 +21,7 @@ use strict;
 use warnings;
 
 use lib 't/inc';
+use File::Temp ();
 use Test::More;
 use Time::HiRes ();
 use WoportalFaults;
@@ -31,8 +32,30 @@ my @Ports = (nginx_port(0), nginx_port(1));
 my @McPorts = (mc_port(10), mc_port(11));
 my $PgPort = pg_port(10);
 
-my $pg = WoportalFaults::start_postgresql($PgPort)
-    or plan skip_all => 'PostgreSQL is not installed (Debian: postgresql)';
+# conf/woportal-cluster.conf, the example of this deployment, passes
+# nginx -t (its listen address made local: nginx -t binds it)
+{
+    my $dir = File::Temp::tempdir('t120-conf-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    mkdir "$dir/$_" for qw(logs temp);
+    open my $in, '<', 'conf/woportal-cluster.conf' or die "conf: $!\n";
+    my $conf = do { local $/; <$in> };
+    close $in;
+    my $port = nginx_port(0);
+    my $n = $conf =~ s/listen\s+10\.0\.0\.1:8080;/listen 127.0.0.1:$port;/;
+    open my $out, '>', "$dir/nginx.conf" or die "$dir: $!\n";
+    print $out $conf;
+    close $out;
+    my $bin = $ENV{TEST_NGINX_BINARY} // 'nginx';
+    my $t = `$bin -t -q -p $dir/ -c $dir/nginx.conf 2>&1`;
+    is("$n $? $t", '1 0 ', 'conf/woportal-cluster.conf passes nginx -t');
+}
+
+my $pg = WoportalFaults::start_postgresql($PgPort);
+unless ($pg) {
+    note('PostgreSQL is not installed (Debian: postgresql): no two nodes');
+    done_testing();
+    exit 0;
+}
 WoportalFaults::psql($PgPort, 'postgres', '-c', 'CREATE DATABASE woportal');
 
 my @Mc = map { start_memcached($_) } @McPorts;
