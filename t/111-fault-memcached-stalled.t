@@ -126,7 +126,7 @@ sub scenario_timeout {
     for (@$ping) {
         my ($st, $secs, $done) = @$_;
         push @Problems, "/ping: $st after ${secs}s while the API waited"
-            if $st != 200 || $secs > 0.5;
+            if $st != 200 || $secs > 1;
         push @Problems, "/ping was answered after the API requests"
             if $done > $first_answer;
     }

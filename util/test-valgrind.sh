@@ -23,6 +23,9 @@ cd "$top"
 
 export TEST_NGINX_USE_VALGRIND=${TEST_NGINX_USE_VALGRIND:-1}
 export TEST_NGINX_VALGRIND_FAIL=1
+# seconds a request may take (the harness's 3 s are for nginx at full
+# speed; this is also the least of a block's own timeout under valgrind)
+export TEST_NGINX_TIMEOUT=${TEST_NGINX_TIMEOUT:-60}
 export TEST_NGINX_MEMCACHED_PORT=${TEST_NGINX_MEMCACHED_PORT:-22951}
 export TEST_NGINX_SERVER_PORT=${TEST_NGINX_SERVER_PORT:-19951}
 export TEST_NGINX_SERVROOT=${TEST_NGINX_SERVROOT:-/tmp/servroot-valgrind}
