@@ -162,8 +162,10 @@ sub lock_sqlite {
 sub scenario_sqlite_locked {
     $Prefix = prefix(2);
     mk('a');
-    my $pid = lock_sqlite("$ENV{TEST_NGINX_DB_DIR}/b2.db", 3);
+    my $pid = lock_sqlite("$ENV{TEST_NGINX_DB_DIR}/b2.db", 60);
     writes_refused();
+    # the lock goes with its process
+    kill 'KILL', $pid;
     waitpid $pid, 0;
     expect(200, PATCH => "$Base/{{a}}", {disabled => JSON::PP::true()});
 }
