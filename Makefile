@@ -81,7 +81,7 @@ test-asan: deps
 #   make test-valgrind   the t/ files that do not measure time or load,
 #                        nginx under valgrind's memcheck; fails on any
 #                        report valgrind.suppress does not name.  About
-#                        15 minutes: not in CI
+#                        20 minutes: not in CI
 
 .PHONY: test-valgrind
 

@@ -10,7 +10,7 @@
 # Without arguments: every file of t/ but those that measure time or load
 # (040, 081, 110, 111, 114: under valgrind everything is some 30 times
 # slower) or start their own nginx outside the harness (120).  Not in CI:
-# it takes about 15 minutes.
+# it takes about 20 minutes.
 #
 # Ports and server root are private (override with the usual variables),
 # so this runs beside `make test` and `make test-asan`.
