@@ -22,6 +22,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use File::Path ();
 use File::Temp ();
 use IO::Select ();
 use IO::Socket::INET ();
@@ -411,6 +412,9 @@ sub run_clients {
         push @lines, "client $i failed\n" if $? && $? != 9;
         push @lines, read_lines("$dir/$i");
     }
+    # run_clients may run in a child that leaves by POSIX::_exit, which
+    # File::Temp's cleanup would not see
+    File::Path::remove_tree($dir);
     return @lines;
 }
 
