@@ -8,8 +8,8 @@
 #   util/test-valgrind.sh <nginx binary> [prove arguments...]
 #
 # Without arguments: every file of t/ but those that measure time or load
-# (040, 081, 110, 111, 114: under valgrind everything is some 30 times
-# slower) or start their own nginx outside the harness (120).  Not in CI:
+# (040, 081, 160, 161, 164: under valgrind everything is some 30 times
+# slower) or start their own nginx outside the harness (170).  Not in CI:
 # it takes about 20 minutes.
 #
 # Ports and server root are private (override with the usual variables),
@@ -31,8 +31,8 @@ export TEST_NGINX_SERVER_PORT=${TEST_NGINX_SERVER_PORT:-19951}
 export TEST_NGINX_SERVROOT=${TEST_NGINX_SERVROOT:-/tmp/servroot-valgrind}
 
 if [ $# -eq 0 ]; then
-    set -- $(ls t/*.t | grep -v -e '^t/040-' -e '^t/081-' -e '^t/110-' \
-                                -e '^t/111-' -e '^t/114-' -e '^t/120-')
+    set -- $(ls t/*.t | grep -v -e '^t/040-' -e '^t/081-' -e '^t/160-' \
+                                -e '^t/161-' -e '^t/164-' -e '^t/170-')
 fi
 
 exec "$top/util/test.sh" "$nginx" "$@"

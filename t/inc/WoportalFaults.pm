@@ -1,6 +1,6 @@
 package WoportalFaults;
 
-# Helpers of the fault tests (t/110-* and up): servers of their own that a
+# Helpers of the fault tests (t/160-* and up): servers of their own that a
 # test can kill, stop and start again, clients that run in parallel, and
 # raw access to memcached.
 #
