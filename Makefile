@@ -85,6 +85,20 @@ test-asan: deps
 	@fuzz/test-asan.sh $(ASAN_NGINX) $(PROVE_ARGS)
 
 
+# The suite under valgrind (README: "Tests")
+#
+#   make test-valgrind   the t/ files that do not measure time or load,
+#                        nginx under valgrind's memcheck; fails on any
+#                        report valgrind.suppress does not name.  About
+#                        20 minutes: not in CI
+
+.PHONY: test-valgrind
+
+test-valgrind: nginx
+	@util/deps.sh valgrind
+	@util/test-valgrind.sh $(NGINX) $(PROVE_ARGS)
+
+
 # The benchmark (README: "Benchmarks")
 #
 #   make bench     build nginx with the module optimised (-O2, no debug

@@ -296,6 +296,8 @@ typedef struct {
     ngx_uint_t                   index;
     ngx_http_woportal_backend_t *backend;   /* databases only */
     void                        *later;     /* the worker's queue: later.c */
+    ngx_atomic_t                 failed;    /* memcached: when a call last
+                                               failed to reach it; 0 */
 } ngx_http_woportal_store_t;
 
 
@@ -424,6 +426,8 @@ struct ngx_http_woportal_call_s {
     ngx_http_request_t            *request;
     ngx_http_woportal_call_done_pt done;
     ngx_thread_task_t             *task;
+    ngx_event_t                    busy;      /* while the task runs */
+    ngx_msec_t                     posted;    /* monotonic ms */
 
     /* in */
     ngx_http_woportal_store_t     *store;
@@ -626,6 +630,8 @@ ngx_int_t ngx_http_woportal_store_put(ngx_http_woportal_mc_t *mc,
     time_t exptime, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc,
     ngx_str_t *key, ngx_str_t *value, uint64_t cas, ngx_log_t *log);
+ngx_str_t *ngx_http_woportal_store_server_keys(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *base, ngx_pool_t *pool, ngx_uint_t *n);
 
 /* persist.c: in pool threads, but for init and exit */
 ngx_int_t ngx_http_woportal_db_init(ngx_uint_t nstores, ngx_array_t *dbs);

@@ -375,6 +375,15 @@ ngx_http_woportal_stored_entry(ngx_http_request_t *r,
         return NGX_ABORT;
     }
 
+    if (call->fetched_flags != NGX_HTTP_WOPORTAL_FORMAT_JSON) {
+        /* whatever it holds, it was not stored as an entry */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "woportal: stored entry \"%V\" is corrupt: item "
+                      "flags %uD are not an entry's", &call->key,
+                      call->fetched_flags);
+        return NGX_ABORT;
+    }
+
     if (ngx_http_woportal_entry_init(r->pool, &ctx->entry) != NGX_OK) {
         return NGX_ERROR;
     }

@@ -64,6 +64,7 @@ typedef struct {
     ngx_str_t                     value;
     unsigned                      found:1;
     unsigned                      gone:1;
+    unsigned                      not_entry:1;  /* other item flags */
 } ngx_http_woportal_item_t;
 
 
@@ -81,7 +82,9 @@ typedef struct {
     ngx_uint_t                    nserved;
     ngx_uint_t                    ghosts;
     ngx_array_t                   mends;        /* of mend_t */
-    ngx_uint_t                    gen;          /* idx:gen was found */
+    ngx_str_t                    *gens;         /* idx:gen:<k>: marks */
+    ngx_uint_t                    ngens;        /* one a server */
+    ngx_uint_t                    gen;          /* marks found */
     ngx_str_t                    *rebuilt;      /* records, by shard */
     size_t                       *rebuilt_cap;
     ngx_pool_t                   *scratch;
@@ -410,29 +413,49 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
 
 
 /*
- * Reads every shard.  With persistence, idx:gen is read with them: it is
- * set once the index holds every entry of the database, and it vanishes
- * with the rest when memcached loses its data (a restart, flush_all).
- * Then the index is rebuilt from the database first, by one list of one
- * worker at a time (idx:lock); the others wait for it.
+ * Reads every shard.  With persistence, the marks idx:gen:<k> are read
+ * with them: they are set once the index holds every entry of the
+ * database, one on each memcached server (store.c chooses the keys), so
+ * that they vanish with the rest when memcached, or any one server of a
+ * cluster, loses its data (a restart, flush_all).  Then the index is
+ * rebuilt from the database first, by one list of one worker at a time
+ * (idx:lock); the others wait for it.
  */
 
 static ngx_int_t
 ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
+    ngx_str_t                     *keys;
     ngx_uint_t                     n, attempt;
     ngx_http_woportal_loc_conf_t  *wlcf;
 
     wlcf = l->wlcf;
-    n = wlcf->index_shards + (wlcf->db ? 1 : 0);
+    keys = wlcf->index_keys;
+    n = wlcf->index_shards;
+
+    if (wlcf->db) {
+        l->gens = ngx_http_woportal_store_server_keys(mc,
+                                          &wlcf->index_keys[n], l->pool,
+                                          &l->ngens);
+
+        keys = ngx_palloc(l->pool, (n + l->ngens) * sizeof(ngx_str_t));
+
+        if (l->gens == NULL || keys == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(keys, wlcf->index_keys, n * sizeof(ngx_str_t));
+        ngx_memcpy(keys + n, l->gens, l->ngens * sizeof(ngx_str_t));
+        n += l->ngens;
+    }
 
     for (attempt = 0; /* void */; attempt++) {
         ngx_memzero(l->shards,
                     wlcf->index_shards * sizeof(ngx_http_woportal_shard_t));
         l->gen = 0;
 
-        if (ngx_http_woportal_store_mget(mc, wlcf->index_keys, n,
+        if (ngx_http_woportal_store_mget(mc, keys, n,
                                          ngx_http_woportal_list_shard, l,
                                          log)
             != NGX_OK)
@@ -440,7 +463,7 @@ ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
             return NGX_ERROR;
         }
 
-        if (wlcf->db == NULL || l->gen || attempt == 1) {
+        if (wlcf->db == NULL || l->gen == l->ngens || attempt == 1) {
             return NGX_OK;
         }
 
@@ -456,12 +479,11 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
     ngx_int_t                      rc;
-    ngx_str_t                      one, *gen, *lock;
+    ngx_str_t                      one, *lock;
     ngx_uint_t                     i, s, found;
     ngx_http_woportal_loc_conf_t  *wlcf;
 
     wlcf = l->wlcf;
-    gen = &wlcf->index_keys[wlcf->index_shards];
     lock = &wlcf->index_keys[wlcf->index_shards + 1];
 
     ngx_str_set(&one, "1");
@@ -482,7 +504,7 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
 
             found = 0;
 
-            if (ngx_http_woportal_store_mget(mc, gen, 1,
+            if (ngx_http_woportal_store_mget(mc, l->gens, l->ngens,
                                              ngx_http_woportal_list_found,
                                              &found, log)
                 != NGX_OK)
@@ -490,7 +512,7 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
                 return NGX_ERROR;
             }
 
-            if (found) {
+            if (found == l->ngens) {
                 break;
             }
         }
@@ -532,8 +554,12 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
         }
     }
 
-    if (ngx_http_woportal_store_put(mc, gen, &one, 0, 0, 0, log) != NGX_OK) {
-        goto failed;
+    for (i = 0; i < l->ngens; i++) {
+        if (ngx_http_woportal_store_put(mc, &l->gens[i], &one, 0, 0, 0, log)
+            != NGX_OK)
+        {
+            goto failed;
+        }
     }
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
@@ -641,7 +667,7 @@ ngx_http_woportal_list_found(void *data, u_char *key, size_t key_len,
 {
     ngx_uint_t *found = data;
 
-    *found = 1;
+    (*found)++;
 
     return NGX_OK;
 }
@@ -660,12 +686,15 @@ ngx_http_woportal_list_shard(void *data, u_char *key, size_t key_len,
 
     wlcf = l->wlcf;
 
-    if (key_len == wlcf->index_keys[wlcf->index_shards].len
+    /* "<prefix>idx:gen:<k>" */
+
+    if (key_len > wlcf->index_keys[wlcf->index_shards].len
         && ngx_strncmp(key, wlcf->index_keys[wlcf->index_shards].data,
-                       key_len)
-           == 0)
+                       wlcf->index_keys[wlcf->index_shards].len)
+           == 0
+        && key[wlcf->index_keys[wlcf->index_shards].len] == ':')
     {
-        l->gen = 1;
+        l->gen++;
         return NGX_OK;
     }
 
@@ -744,6 +773,15 @@ ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l, ngx_array_t *recs,
                           "woportal: index shard \"%V\" compacted from %uz "
                           "to %uz bytes", &l->wlcf->index_keys[s],
                           shard->len, value.len);
+        }
+
+        if (rc == NGX_OK && shard->corrupt && l->wlcf->db) {
+            /*
+             * the records after the garbage are lost: without a mark
+             * the next list rebuilds the index from the database
+             */
+            (void) ngx_http_woportal_store_put(mc, &l->gens[0], NULL, 0, 0,
+                                               0, log);
         }
     }
 
@@ -1092,6 +1130,8 @@ ngx_http_woportal_list_item(void *data, u_char *key, size_t key_len,
             return NGX_OK;
         }
 
+        it->not_entry = (flags != NGX_HTTP_WOPORTAL_FORMAT_JSON);
+
         it->value.data = ngx_pnalloc(l->pool, len ? len : 1);
         if (it->value.data == NULL) {
             return NGX_ERROR;
@@ -1178,6 +1218,7 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
     }
 
     if (rc != NGX_OK
+        || it->not_entry
         || ngx_strncmp(e.id, id, NGX_HTTP_WOPORTAL_ID_LEN) != 0)
     {
         ngx_log_error(NGX_LOG_ERR, l->pool->log, 0,

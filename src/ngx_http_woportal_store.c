@@ -18,6 +18,9 @@ static void ngx_http_woportal_store_thread(void *data, ngx_log_t *log);
 static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
     ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
+static void ngx_http_woportal_store_busy(ngx_event_t *ev);
+static ngx_msec_t ngx_http_woportal_store_clock(void);
+static void ngx_http_woportal_store_health(ngx_http_woportal_call_t *call);
 static memcached_st *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
 static void ngx_http_woportal_store_index(memcached_st *mc,
@@ -130,6 +133,7 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     call->mc_value = NULL;
     call->mc_value_len = 0;
     call->fetched_flags = 0;
+    call->posted = ngx_http_woportal_store_clock();
 
     if (ngx_thread_task_post(tp, task) != NGX_OK) {
         /* the queue is full: nginx has logged it */
@@ -140,7 +144,28 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     call->request->main->blocked++;
     ngx_http_woportal_metrics_posted(call);
 
+    /*
+     * A worker shutting down (a reload) leaves once no timer is left but
+     * cancelable ones, and a request waiting for its task has none: it
+     * would be cut off unanswered.  This timer keeps the worker until
+     * the task is done.
+     */
+
+    call->busy.handler = ngx_http_woportal_store_busy;
+    call->busy.data = call;
+    call->busy.log = call->request->connection->log;
+
+    ngx_add_timer(&call->busy, 60000);
+
     return NGX_OK;
+}
+
+
+static void
+ngx_http_woportal_store_busy(ngx_event_t *ev)
+{
+    /* the task is still running: wait on */
+    ngx_add_timer(ev, 60000);
 }
 
 
@@ -151,8 +176,29 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
 {
     ngx_http_woportal_call_t *call = data;
 
+    ngx_msec_t           failed;
     memcached_st        *mc;
     memcached_return_t   rc;
+
+    /*
+     * A call that waited in the queue for half the timeout or more while
+     * memcached failed is answered at once: when memcached stalls, each
+     * call would wait for its own timeout, one after the other, and the
+     * queue would grow for minutes.
+     */
+
+    failed = call->store->failed;
+
+    if (failed && failed >= call->posted
+        && ngx_http_woportal_store_clock() - call->posted
+           >= call->store->timeout / 2)
+    {
+        call->rc = MEMCACHED_TIMEOUT;
+        call->rc_text = "memcached failed while the call waited in the "
+                        "thread pool's queue";
+        call->run_rc = NGX_ERROR;
+        return;
+    }
 
     mc = ngx_http_woportal_store_conn(call->store);
 
@@ -180,6 +226,7 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
     default:
         if (call->persist) {
             ngx_http_woportal_store_persisted(mc, call, log);
+            ngx_http_woportal_store_health(call);
             return;
         }
 
@@ -190,12 +237,64 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
     call->rc = rc;
     call->rc_text = memcached_strerror(mc, rc);
 
+    ngx_http_woportal_store_health(call);
+
     if (rc == MEMCACHED_SUCCESS
         && call->op != NGX_HTTP_WOPORTAL_STORE_GET
         && call->record.len)
     {
         ngx_http_woportal_store_index(mc, call, log);
     }
+}
+
+
+/* in a pool thread: whether memcached answered the call */
+
+static void
+ngx_http_woportal_store_health(ngx_http_woportal_call_t *call)
+{
+    ngx_msec_t  now;
+
+    switch (call->rc) {
+
+    case MEMCACHED_TIMEOUT:
+    case MEMCACHED_CONNECTION_FAILURE:
+    case MEMCACHED_CONNECTION_SOCKET_CREATE_FAILURE:
+    case MEMCACHED_HOST_LOOKUP_FAILURE:
+    case MEMCACHED_ERRNO:
+    case MEMCACHED_READ_FAILURE:
+    case MEMCACHED_WRITE_FAILURE:
+    case MEMCACHED_UNKNOWN_READ_FAILURE:
+    case MEMCACHED_SERVER_MARKED_DEAD:
+    case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+        now = ngx_http_woportal_store_clock();
+        call->store->failed = now ? now : 1;
+        break;
+
+    case MEMCACHED_SUCCESS:
+    case MEMCACHED_NOTFOUND:
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+        if (call->store->failed) {
+            call->store->failed = 0;
+        }
+        break;
+
+    default:
+        /* the database's failures, and memcached refusing a value */
+        break;
+    }
+}
+
+
+static ngx_msec_t
+ngx_http_woportal_store_clock(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 
@@ -716,6 +815,64 @@ ngx_http_woportal_store_mget(ngx_http_woportal_mc_t *mc, ngx_str_t *keys,
 
 
 /*
+ * Runs in a pool thread: a key "<base>:<k>" for each memcached server,
+ * each one that hashes to its server, so that a mark stored under each
+ * is lost with the data of any one server of a cluster (list.c).  The
+ * keys are found by trying k = 0, 1, ...: with consistent hashing a few
+ * tries a server.  NULL on failure; *n is the number of keys.
+ */
+
+ngx_str_t *
+ngx_http_woportal_store_server_keys(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *base, ngx_pool_t *pool, ngx_uint_t *n)
+{
+    u_char      *p;
+    uint32_t     s;
+    ngx_str_t    key, *keys;
+    ngx_uint_t   k, found, nservers;
+
+    nservers = memcached_server_count(mc);
+
+    keys = ngx_pcalloc(pool, (nservers + 1) * sizeof(ngx_str_t));
+    if (keys == NULL) {
+        return NULL;
+    }
+
+    found = 0;
+
+    for (k = 0; found < nservers && k < 64 * nservers; k++) {
+        p = ngx_pnalloc(pool, base->len + 1 + NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        key.data = p;
+        key.len = ngx_sprintf(p, "%V:%ui", base, k) - p;
+
+        /* the index of the server the key goes to */
+        s = memcached_generate_hash(mc, (char *) key.data, key.len);
+
+        if (s < nservers && keys[s].len == 0) {
+            keys[s] = key;
+            found++;
+        }
+    }
+
+    /* the servers no key was found for (none expected): left out */
+
+    for (k = 0, s = 0; s < nservers; s++) {
+        if (keys[s].len) {
+            keys[k++] = keys[s];
+        }
+    }
+
+    *n = k;
+
+    return k ? keys : NULL;
+}
+
+
+/*
  * A get that also returns the item's CAS: memcached_get() does not.  The
  * result struct is our own (one the library allocates is freed by the
  * library at the end of the results), and the results are read to their
@@ -841,6 +998,10 @@ ngx_http_woportal_store_event(ngx_event_t *ev)
     r = call->request;
     r->main->blocked--;
     ngx_http_woportal_metrics_done(call);
+
+    if (call->busy.timer_set) {
+        ngx_del_timer(&call->busy);
+    }
 
     ngx_str_null(&call->fetched);
 

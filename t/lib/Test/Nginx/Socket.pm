@@ -110,6 +110,8 @@ C<TEST_NGINX_PORT>), C<TEST_NGINX_SERVROOT>, C<TEST_NGINX_NO_SHUFFLE>,
 C<TEST_NGINX_LOAD_MODULES>, C<TEST_NGINX_LOG_LEVEL>, C<TEST_NGINX_TIMEOUT>,
 C<TEST_NGINX_SLEEP>, C<TEST_NGINX_MASTER_PROCESS>, C<TEST_NGINX_USE_VALGRIND>
 and C<TEST_NGINX_VALGRIND_FAIL> (any valgrind report line fails the block).
+Under valgrind, C<TEST_NGINX_TIMEOUT> is also the least timeout of a block
+that sets its own (but for C<--- abort>).
 C<$TEST_NGINX_*> variables are expanded in the config sections and user files.
 
 =cut
@@ -968,6 +970,10 @@ sub run_requests {
     my $name    = $block->name;
     my $reqs    = requests_of($block);
     my $timeout = parse_time(scalar $block->timeout) // $Timeout;
+    # under valgrind TEST_NGINX_TIMEOUT is the least: a block's timeout
+    # is set for nginx at full speed (not one that --- abort expects)
+    $timeout = $Timeout
+        if $UseValgrind && $timeout < $Timeout && !defined $block->abort;
     my $pipe    = $block->pipelined_requests;
     my $total   = $pipe ? @$pipe : @$reqs;
     my $need_array = $pipe ? 1 : @$reqs > 1;
