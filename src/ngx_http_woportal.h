@@ -427,7 +427,7 @@ struct ngx_http_woportal_call_s {
     ngx_http_woportal_call_done_pt done;
     ngx_thread_task_t             *task;
     ngx_event_t                    busy;      /* while the task runs */
-    ngx_msec_t                     posted;    /* monotonic ms */
+    ngx_msec_t                     queued;    /* monotonic ms */
 
     /* in */
     ngx_http_woportal_store_t     *store;

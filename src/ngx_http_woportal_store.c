@@ -133,7 +133,7 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     call->mc_value = NULL;
     call->mc_value_len = 0;
     call->fetched_flags = 0;
-    call->posted = ngx_http_woportal_store_clock();
+    call->queued = ngx_http_woportal_store_clock();
 
     if (ngx_thread_task_post(tp, task) != NGX_OK) {
         /* the queue is full: nginx has logged it */
@@ -189,8 +189,8 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
 
     failed = call->store->failed;
 
-    if (failed && failed >= call->posted
-        && ngx_http_woportal_store_clock() - call->posted
+    if (failed && failed >= call->queued
+        && ngx_http_woportal_store_clock() - call->queued
            >= call->store->timeout / 2)
     {
         call->rc = MEMCACHED_TIMEOUT;
