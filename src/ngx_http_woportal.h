@@ -417,7 +417,8 @@ typedef ngx_int_t (*ngx_http_woportal_mget_pt)(void *data, u_char *key,
 struct ngx_http_woportal_call_s {
     ngx_http_request_t            *request;
     ngx_http_woportal_call_done_pt done;
-    ngx_thread_task_t             *task;
+    ngx_thread_task_t             *task;      /* run: a task of its own */
+    ngx_http_woportal_call_t      *next;      /* in a batch (store.c) */
 
     /* in */
     ngx_http_woportal_store_t     *store;
