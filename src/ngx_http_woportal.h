@@ -371,6 +371,7 @@ typedef struct {
     ngx_str_t                   *index_keys; /* <prefix>idx:<n>, then
                                                 idx:gen and idx:lock */
     ngx_thread_pool_t           *thread_pool;
+    ngx_thread_pool_t           *list_thread_pool;
     ngx_http_woportal_store_t   *store;
     ngx_str_t                    persist;   /* the SQLite file; "": off */
     ngx_http_woportal_backend_t *persist_backend;

@@ -269,6 +269,27 @@ sub overflow_problems {
     return @p;
 }
 
+# TEST 5: a get from the black hole holds the only thread of the pool of
+# the other calls; a list, in a pool of its own, is answered meanwhile
+sub list_pool_problems {
+    my $hole = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $ENV{TEST_NGINX_SERVER_PORT},
+                                     Proto => 'tcp', Timeout => 5)
+        or die "cannot connect: $!\n";
+    syswrite $hole, "GET /hole/" . id_of(1) . " HTTP/1.1\r\nHost: localhost"
+                    . "\r\nConnection: close\r\nX-API-Key: test-key\r\n\r\n";
+    Time::HiRes::sleep(0.1);
+    my $t0 = Time::HiRes::time();
+    my ($st) = Woportal::http_request(GET => "$Base?per_page=1");
+    my $t = Time::HiRes::time() - $t0;
+    my @p;
+    push @p, "the list answered $st" if $st != 200;
+    push @p, sprintf "the list took %.2f s: it waited for the held pool", $t
+        if $t > 2.5 && !$ENV{TEST_NGINX_USE_VALGRIND};
+    close $hole;
+    return @p;
+}
+
 run_tests();
 
 __DATA__
@@ -346,3 +367,35 @@ sub { @main::Problems }
 thread pool "tiny" queue overflow
 the thread pool's queue is full
 
+
+
+=== TEST 5: woportal_list_thread_pool: lists run in a pool of their own, and are answered while every thread of the other pool is held
+--- main_config
+thread_pool  tiny  threads=1;
+thread_pool  lists  threads=1;
+--- config eval
+$main::Up . <<'_EOC_';
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_thread_pool tiny;
+        woportal_list_thread_pool lists;
+    }
+
+    location /hole {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT --BINARY-PROTOCOL";
+        woportal_memcached_timeout 3s;
+        woportal_api_key test-key;
+        woportal_thread_pool tiny;
+    }
+_EOC_
+--- init
+main::seed(main::id_of(99));
+@main::Problems = main::list_pool_problems();
+--- request
+GET /up/5f1e00000000000000000063
+--- error_code: 200
+--- data_ok eval
+sub { @main::Problems }
