@@ -22,20 +22,38 @@
 
 
 /* the most gets in one batch: one multi-get */
-#define NGX_HTTP_WOPORTAL_BATCH_MAX  64
+#define NGX_HTTP_WOPORTAL_BATCH_MAX       64
+
+/*
+ * The most batches of one pool and store in flight: the gets that come
+ * meanwhile wait for one to complete, and go together.  Without a bound
+ * a worker under load could settle into many small batches, each costing
+ * the context switches that batching saves.
+ */
+#define NGX_HTTP_WOPORTAL_BATCH_INFLIGHT  2
 
 
 typedef struct ngx_http_woportal_batch_s  ngx_http_woportal_batch_t;
 
+/* the batches of a pool and a store, in one worker */
+typedef struct ngx_http_woportal_lane_s  ngx_http_woportal_lane_t;
+
+struct ngx_http_woportal_lane_s {
+    ngx_thread_pool_t            *tp;
+    ngx_http_woportal_store_t    *store;
+    ngx_http_woportal_batch_t    *open;      /* taking calls */
+    ngx_uint_t                    inflight;
+    ngx_http_woportal_lane_t     *next;
+};
+
 struct ngx_http_woportal_batch_s {
     ngx_thread_task_t             task;
     ngx_event_t                   flush;     /* posted: the loop's end */
-    ngx_thread_pool_t            *tp;
-    ngx_http_woportal_store_t    *store;
+    ngx_http_woportal_lane_t     *lane;
     ngx_http_woportal_call_t     *first;
     ngx_http_woportal_call_t    **last;
     ngx_uint_t                    n;
-    ngx_http_woportal_batch_t    *next;      /* open or free */
+    ngx_http_woportal_batch_t    *next;      /* free */
 };
 
 
@@ -75,8 +93,8 @@ static char  *ngx_http_woportal_op_names[] = {
 };
 
 
-/* the worker's batches that take calls, and those done with */
-static ngx_http_woportal_batch_t  *ngx_http_woportal_open_batches;
+/* the worker's lanes, and the batches done with */
+static ngx_http_woportal_lane_t   *ngx_http_woportal_lanes;
 static ngx_http_woportal_batch_t  *ngx_http_woportal_free_batches;
 
 
@@ -168,8 +186,12 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
         b->last = &call->next;
 
         if (++b->n == NGX_HTTP_WOPORTAL_BATCH_MAX) {
-            /* the next call starts another batch; this one still flushes */
+            /* the next call starts another batch; this one goes now */
             ngx_http_woportal_batch_close(b);
+
+            if (!b->flush.posted) {
+                ngx_post_event(&b->flush, &ngx_posted_events);
+            }
         }
 
         /* the request is not freed while the task uses it */
@@ -206,18 +228,35 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
 }
 
 
-/* the open batch of a pool and a store, made and posted when there is none */
+/* the open batch of a pool and a store, made when there is none */
 
 static ngx_http_woportal_batch_t *
 ngx_http_woportal_batch_get(ngx_thread_pool_t *tp,
     ngx_http_woportal_store_t *store)
 {
+    ngx_http_woportal_lane_t   *lane;
     ngx_http_woportal_batch_t  *b;
 
-    for (b = ngx_http_woportal_open_batches; b; b = b->next) {
-        if (b->tp == tp && b->store == store) {
-            return b;
+    for (lane = ngx_http_woportal_lanes; lane; lane = lane->next) {
+        if (lane->tp == tp && lane->store == store) {
+            break;
         }
+    }
+
+    if (lane == NULL) {
+        lane = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_woportal_lane_t));
+        if (lane == NULL) {
+            return NULL;
+        }
+
+        lane->tp = tp;
+        lane->store = store;
+        lane->next = ngx_http_woportal_lanes;
+        ngx_http_woportal_lanes = lane;
+    }
+
+    if (lane->open) {
+        return lane->open;
     }
 
     b = ngx_http_woportal_free_batches;
@@ -226,7 +265,7 @@ ngx_http_woportal_batch_get(ngx_thread_pool_t *tp,
         ngx_http_woportal_free_batches = b->next;
 
     } else {
-        /* as many as calls were ever in flight at once; reused */
+        /* as many as were ever in flight at once; reused */
 
         b = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_woportal_batch_t));
         if (b == NULL) {
@@ -243,17 +282,19 @@ ngx_http_woportal_batch_get(ngx_thread_pool_t *tp,
         b->flush.log = ngx_cycle->log;
     }
 
-    b->tp = tp;
-    b->store = store;
+    b->lane = lane;
     b->first = NULL;
     b->last = &b->first;
     b->n = 0;
 
-    b->next = ngx_http_woportal_open_batches;
-    ngx_http_woportal_open_batches = b;
+    lane->open = b;
 
-    /* run once the event loop has handled all the events it was given */
-    ngx_post_event(&b->flush, &ngx_posted_events);
+    if (lane->inflight < NGX_HTTP_WOPORTAL_BATCH_INFLIGHT) {
+        /* once the event loop has handled all the events it was given */
+        ngx_post_event(&b->flush, &ngx_posted_events);
+    }
+
+    /* otherwise when a batch in flight completes */
 
     return b;
 }
@@ -262,14 +303,8 @@ ngx_http_woportal_batch_get(ngx_thread_pool_t *tp,
 static void
 ngx_http_woportal_batch_close(ngx_http_woportal_batch_t *b)
 {
-    ngx_http_woportal_batch_t  **bp;
-
-    for (bp = &ngx_http_woportal_open_batches; *bp; bp = &(*bp)->next) {
-        if (*bp == b) {
-            *bp = b->next;
-            b->next = NULL;
-            return;
-        }
+    if (b->lane->open == b) {
+        b->lane->open = NULL;
     }
 }
 
@@ -284,9 +319,11 @@ ngx_http_woportal_batch_flush(ngx_event_t *ev)
     ngx_http_woportal_batch_close(b);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "woportal: a batch of %ui store calls", b->n);
+                   "woportal: a batch of %ui gets", b->n);
 
-    if (ngx_thread_task_post(b->tp, &b->task) == NGX_OK) {
+    b->lane->inflight++;
+
+    if (ngx_thread_task_post(b->lane->tp, &b->task) == NGX_OK) {
         return;
     }
 
@@ -311,7 +348,7 @@ ngx_http_woportal_batch_thread(void *data, ngx_log_t *log)
     memcached_st              *mc;
     ngx_http_woportal_call_t  *call;
 
-    mc = ngx_http_woportal_store_conn(b->store);
+    mc = ngx_http_woportal_store_conn(b->lane->store);
 
     if (mc == NULL) {
         for (call = b->first; call; call = call->next) {
@@ -448,15 +485,24 @@ ngx_http_woportal_batch_done(ngx_event_t *ev)
 {
     ngx_http_woportal_batch_t *b = ev->data;
 
+    ngx_http_woportal_lane_t  *lane;
     ngx_http_woportal_call_t  *call, *next;
 
     call = b->first;
+    lane = b->lane;
 
     /* free before the calls go on: their next calls may reuse it */
 
     b->first = NULL;
     b->next = ngx_http_woportal_free_batches;
     ngx_http_woportal_free_batches = b;
+
+    lane->inflight--;
+
+    if (lane->open && !lane->open->flush.posted) {
+        /* the gets that waited go with those these calls lead to */
+        ngx_post_event(&lane->open->flush, &ngx_posted_events);
+    }
 
     for ( /* void */ ; call; call = next) {
         /* a call's request may be freed by its done handler */
