@@ -28,9 +28,11 @@
  * The most batches of one pool and store in flight: the gets that come
  * meanwhile wait for one to complete, and go together.  Without a bound
  * a worker under load could settle into many small batches, each costing
- * the context switches that batching saves.
+ * the context switches that batching saves; with 1, a get waits at most
+ * for the batch in flight, and the batches are the largest (measured
+ * against 2 and 4: BENCHMARKS.md).
  */
-#define NGX_HTTP_WOPORTAL_BATCH_INFLIGHT  2
+#define NGX_HTTP_WOPORTAL_BATCH_INFLIGHT  1
 
 
 typedef struct ngx_http_woportal_batch_s  ngx_http_woportal_batch_t;
