@@ -128,7 +128,14 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_woportal_thread_pool,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_woportal_loc_conf_t, thread_pool),
+      NULL },
+
+    { ngx_string("woportal_list_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_woportal_thread_pool,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, list_thread_pool),
       NULL },
 
     { ngx_string("woportal_api_key"),
@@ -254,6 +261,7 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
      *     conf->persist = { 0, NULL };
      *     conf->db = NULL;
      *     conf->thread_pool = NULL;
+     *     conf->list_thread_pool = NULL;
      *     conf->store = NULL;
      *     conf->api_key_header = { 0, NULL };
      */
@@ -301,6 +309,10 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->thread_pool = prev->thread_pool;
     }
 
+    if (conf->list_thread_pool == NULL) {
+        conf->list_thread_pool = prev->list_thread_pool;
+    }
+
     ngx_conf_merge_ptr_value(conf->api_keys, prev->api_keys, NULL);
     ngx_conf_merge_str_value(conf->api_key_header, prev->api_key_header,
                              "X-API-Key");
@@ -345,6 +357,10 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (conf->thread_pool == NULL) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (conf->list_thread_pool == NULL) {
+        conf->list_thread_pool = conf->thread_pool;
     }
 
     wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
@@ -488,25 +504,29 @@ ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * The pool is looked up here, not at merge time, so that nginx's "unknown
- * thread pool" error names this directive's line.
+ * woportal_thread_pool and woportal_list_thread_pool.  The pool is looked
+ * up here, not at merge time, so that nginx's "unknown thread pool" error
+ * names this directive's line.
  */
 
 static char *
 ngx_http_woportal_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_woportal_loc_conf_t *wlcf = conf;
+    char  *p = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t           *value;
+    ngx_thread_pool_t  **tp;
 
-    if (wlcf->thread_pool) {
+    tp = (ngx_thread_pool_t **) (p + cmd->offset);
+
+    if (*tp) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    wlcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
-    if (wlcf->thread_pool == NULL) {
+    *tp = ngx_thread_pool_add(cf, &value[1]);
+    if (*tp == NULL) {
         return NGX_CONF_ERROR;
     }
 

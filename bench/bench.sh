@@ -195,6 +195,8 @@ error_log  logs/error.log  notice;
 pid        logs/nginx.pid;
 
 thread_pool  woportal  threads=16  max_queue=4096;
+# lists hold their thread for tens of milliseconds: a pool of their own
+thread_pool  woportal_list  threads=4  max_queue=4096;
 
 events {
     worker_connections  4096;
@@ -217,6 +219,7 @@ http {
     woportal_memcached          "--SERVER=127.0.0.1:$MCPORT --BINARY-PROTOCOL";
     woportal_memcached_timeout  500ms;
     woportal_thread_pool        woportal;
+    woportal_list_thread_pool   woportal_list;
     woportal_api_key            $KEY;
 
     server {
@@ -827,7 +830,8 @@ each run); where that is high, the numbers are low and noisy.
 **Versions**: nginx $nginx_version (\`$nginx_configure\`), $memcached_version,
 libmemcached $libmemcached_version, yajl $yajl_version, $wrk_version.
 
-nginx: \`worker_processes 2\`, \`thread_pool woportal threads=16 max_queue=4096\`,
+nginx: \`worker_processes 2\`, \`thread_pool woportal threads=16 max_queue=4096\`
+(lists: \`woportal_list_thread_pool\`, \`threads=4\`),
 \`keepalive_requests 1000000\`, access log buffered (\`buffer=64k flush=1s\`, one
 status a line), error log at \`notice\`; memcached: \`-m 2048 -c 4096\`, 4 threads,
 on the same machine. Everything on 127.0.0.1. The generated configuration

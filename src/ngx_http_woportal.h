@@ -378,6 +378,7 @@ typedef struct {
     ngx_str_t                   *index_keys; /* <prefix>idx:<n>, then
                                                 idx:gen and idx:lock */
     ngx_thread_pool_t           *thread_pool;
+    ngx_thread_pool_t           *list_thread_pool;
     ngx_http_woportal_store_t   *store;
     ngx_str_t                    persist;   /* the SQLite file; "": off */
     ngx_http_woportal_backend_t *persist_backend;
@@ -425,7 +426,8 @@ typedef ngx_int_t (*ngx_http_woportal_mget_pt)(void *data, u_char *key,
 struct ngx_http_woportal_call_s {
     ngx_http_request_t            *request;
     ngx_http_woportal_call_done_pt done;
-    ngx_thread_task_t             *task;
+    ngx_thread_task_t             *task;      /* run: a task of its own */
+    ngx_http_woportal_call_t      *next;      /* in a batch (store.c) */
     ngx_event_t                    busy;      /* while the task runs */
     ngx_msec_t                     queued;    /* monotonic ms */
 

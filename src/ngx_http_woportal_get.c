@@ -1,6 +1,9 @@
 
 /*
- * GET and HEAD /{id}: one memcached get.
+ * GET and HEAD /{id}: one memcached get.  The entry is decoded (a value
+ * that is not this entry is never served) and answered as it is stored,
+ * the compact JSON encode_entry() made: encoding it again would give the
+ * same bytes.
  */
 
 
@@ -11,6 +14,8 @@
 
 
 static void ngx_http_woportal_get_done(ngx_http_woportal_call_t *call);
+static ngx_int_t ngx_http_woportal_get_json(ngx_http_request_t *r,
+    ngx_str_t *data, ngx_str_t *json);
 
 
 ngx_int_t
@@ -59,8 +64,7 @@ ngx_http_woportal_get_done(ngx_http_woportal_call_t *call)
         rc = ngx_http_woportal_send(r, NGX_HTTP_NOT_MODIFIED, NULL,
                                     ctx->entry.version);
 
-    } else if (ngx_http_woportal_encode_entry(r->pool, &ctx->entry, &json,
-                                              NULL)
+    } else if (ngx_http_woportal_get_json(r, &ctx->call.fetched, &json)
                != NGX_OK)
     {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -71,4 +75,29 @@ ngx_http_woportal_get_done(ngx_http_woportal_call_t *call)
     }
 
     ngx_http_woportal_finish(r, rc);
+}
+
+
+/* {"success":true,"data":<the stored entry>} */
+
+static ngx_int_t
+ngx_http_woportal_get_json(ngx_http_request_t *r, ngx_str_t *data,
+    ngx_str_t *json)
+{
+    u_char  *p;
+
+    static u_char  head[] = "{\"success\":true,\"data\":";
+
+    p = ngx_pnalloc(r->pool, sizeof(head) - 1 + data->len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    json->data = p;
+    p = ngx_cpymem(p, head, sizeof(head) - 1);
+    p = ngx_cpymem(p, data->data, data->len);
+    *p++ = '}';
+    json->len = p - json->data;
+
+    return NGX_OK;
 }

@@ -295,7 +295,8 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
     r->connection->log->action = "calling memcached";
 
     if (op == NGX_HTTP_WOPORTAL_STORE_RUN) {
-        return ngx_http_woportal_store_post(call, wlcf->thread_pool);
+        /* a list: it may have a pool of its own */
+        return ngx_http_woportal_store_post(call, wlcf->list_thread_pool);
     }
 
     if (call->key.data == NULL) {

@@ -90,6 +90,7 @@ typedef struct {
     ngx_pool_t                   *scratch;
     ngx_uint_t                    nrebuilt;
     ngx_str_t                     json;
+    u_char                       *out;          /* json, ngx_alloc()ed */
 } ngx_http_woportal_list_t;
 
 
@@ -239,6 +240,10 @@ ngx_http_woportal_list_cleanup(void *data)
 
     if (l->pool) {
         ngx_destroy_pool(l->pool);
+    }
+
+    if (l->out) {
+        ngx_free(l->out);
     }
 }
 
@@ -407,6 +412,23 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
     {
         return NGX_ERROR;
     }
+
+    /*
+     * The list's memory (a copy of the whole index: 11 MB at 100k
+     * entries) is freed here, in the pool thread: freed with the request,
+     * on the event loop, it held up the worker's other requests.
+     */
+
+    l->out = ngx_alloc(l->json.len, log);
+    if (l->out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(l->out, l->json.data, l->json.len);
+    l->json.data = l->out;
+
+    ngx_destroy_pool(l->pool);
+    l->pool = NULL;
 
     return NGX_OK;
 }

@@ -4,6 +4,13 @@
  * of an nginx thread pool, on a memcached_st that belongs to that pool
  * thread (made on first use, kept in the thread's slot: threads.c); the
  * request goes on from the task's completion event, on the event loop.
+ *
+ * The gets a worker posts while its event loop goes round once are one
+ * task (a batch) and one multi-get: handing a task to a pool thread and
+ * its completion back costs a few context switches, and under load they,
+ * not memcached, were most of a get's price.  Writes keep a task each:
+ * one after the other in one thread, a slow memcached or database would
+ * make each wait for all those before it.
  */
 
 
@@ -14,13 +21,65 @@
 #include "ngx_http_woportal.h"
 
 
+/* the most gets in one batch: one multi-get */
+#define NGX_HTTP_WOPORTAL_BATCH_MAX       64
+
+/*
+ * The most batches of one pool and store in flight: the gets that come
+ * meanwhile wait for one to complete, and go together.  Without a bound
+ * a worker under load could settle into many small batches, each costing
+ * the context switches that batching saves; with 1, a get waits at most
+ * for the batch in flight, and the batches are the largest (measured
+ * against 2 and 4: BENCHMARKS.md).
+ */
+#define NGX_HTTP_WOPORTAL_BATCH_INFLIGHT  1
+
+
+typedef struct ngx_http_woportal_batch_s  ngx_http_woportal_batch_t;
+
+/* the batches of a pool and a store, in one worker */
+typedef struct ngx_http_woportal_lane_s  ngx_http_woportal_lane_t;
+
+struct ngx_http_woportal_lane_s {
+    ngx_thread_pool_t            *tp;
+    ngx_http_woportal_store_t    *store;
+    ngx_http_woportal_batch_t    *open;      /* taking calls */
+    ngx_uint_t                    inflight;
+    ngx_http_woportal_lane_t     *next;
+};
+
+struct ngx_http_woportal_batch_s {
+    ngx_thread_task_t             task;
+    ngx_event_t                   flush;     /* posted: the loop's end */
+    ngx_http_woportal_lane_t     *lane;
+    ngx_http_woportal_call_t     *first;
+    ngx_http_woportal_call_t    **last;
+    ngx_uint_t                    n;
+    ngx_http_woportal_batch_t    *next;      /* free */
+};
+
+
+static ngx_http_woportal_batch_t *ngx_http_woportal_batch_get(
+    ngx_thread_pool_t *tp, ngx_http_woportal_store_t *store);
+static void ngx_http_woportal_batch_close(ngx_http_woportal_batch_t *b);
+static void ngx_http_woportal_batch_flush(ngx_event_t *ev);
+static void ngx_http_woportal_batch_thread(void *data, ngx_log_t *log);
+static void ngx_http_woportal_batch_gets(memcached_st *mc,
+    ngx_http_woportal_batch_t *b);
+static void ngx_http_woportal_batch_done(ngx_event_t *ev);
 static void ngx_http_woportal_store_thread(void *data, ngx_log_t *log);
+static void ngx_http_woportal_store_call(memcached_st *mc,
+    ngx_http_woportal_call_t *call, ngx_uint_t fetched, ngx_log_t *log);
 static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
     ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
+static void ngx_http_woportal_store_wait(ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_busy(ngx_event_t *ev);
 static ngx_msec_t ngx_http_woportal_store_clock(void);
+static ngx_uint_t ngx_http_woportal_store_stale(
+    ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_health(ngx_http_woportal_call_t *call);
+static void ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call);
 static memcached_st *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
 static void ngx_http_woportal_store_index(memcached_st *mc,
@@ -40,6 +99,11 @@ static ngx_int_t ngx_http_woportal_store_value(void *data, u_char *key,
 static char  *ngx_http_woportal_op_names[] = {
     "get", "add", "cas", "delete", "run"
 };
+
+
+/* the worker's lanes, and the batches done with */
+static ngx_http_woportal_lane_t   *ngx_http_woportal_lanes;
+static ngx_http_woportal_batch_t  *ngx_http_woportal_free_batches;
 
 
 /* a value fetched for the thread, from its own pool */
@@ -108,7 +172,41 @@ ngx_int_t
 ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     ngx_thread_pool_t *tp)
 {
-    ngx_thread_task_t  *task;
+    ngx_thread_task_t          *task;
+    ngx_http_woportal_batch_t  *b;
+
+    call->rc = MEMCACHED_SUCCESS;
+    call->rc_text = NULL;
+    call->index_rc = NGX_OK;
+    call->run_rc = NGX_OK;
+    call->mc_value = NULL;
+    call->mc_value_len = 0;
+    call->fetched_flags = 0;
+    call->queued = ngx_http_woportal_store_clock();
+
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_GET) {
+        b = ngx_http_woportal_batch_get(tp, call->store);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        call->next = NULL;
+        *b->last = call;
+        b->last = &call->next;
+
+        if (++b->n == NGX_HTTP_WOPORTAL_BATCH_MAX) {
+            /* the next call starts another batch; this one goes now */
+            ngx_http_woportal_batch_close(b);
+
+            if (!b->flush.posted) {
+                ngx_post_event(&b->flush, &ngx_posted_events);
+            }
+        }
+
+        ngx_http_woportal_store_wait(call);
+
+        return NGX_OK;
+    }
 
     task = call->task;
 
@@ -126,20 +224,22 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
         call->task = task;
     }
 
-    call->rc = MEMCACHED_SUCCESS;
-    call->rc_text = NULL;
-    call->index_rc = NGX_OK;
-    call->run_rc = NGX_OK;
-    call->mc_value = NULL;
-    call->mc_value_len = 0;
-    call->fetched_flags = 0;
-    call->queued = ngx_http_woportal_store_clock();
-
     if (ngx_thread_task_post(tp, task) != NGX_OK) {
         /* the queue is full: nginx has logged it */
         return NGX_ERROR;
     }
 
+    ngx_http_woportal_store_wait(call);
+
+    return NGX_OK;
+}
+
+
+/* a call is posted, alone or in a batch: its request waits for it */
+
+static void
+ngx_http_woportal_store_wait(ngx_http_woportal_call_t *call)
+{
     /* the request is not freed while the task uses it */
     call->request->main->blocked++;
     ngx_http_woportal_metrics_posted(call);
@@ -156,8 +256,6 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     call->busy.log = call->request->connection->log;
 
     ngx_add_timer(&call->busy, 60000);
-
-    return NGX_OK;
 }
 
 
@@ -169,34 +267,311 @@ ngx_http_woportal_store_busy(ngx_event_t *ev)
 }
 
 
-/* runs in a pool thread: touches nothing but the call and libmemcached */
+/* the open batch of a pool and a store, made when there is none */
+
+static ngx_http_woportal_batch_t *
+ngx_http_woportal_batch_get(ngx_thread_pool_t *tp,
+    ngx_http_woportal_store_t *store)
+{
+    ngx_http_woportal_lane_t   *lane;
+    ngx_http_woportal_batch_t  *b;
+
+    for (lane = ngx_http_woportal_lanes; lane; lane = lane->next) {
+        if (lane->tp == tp && lane->store == store) {
+            break;
+        }
+    }
+
+    if (lane == NULL) {
+        lane = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_woportal_lane_t));
+        if (lane == NULL) {
+            return NULL;
+        }
+
+        lane->tp = tp;
+        lane->store = store;
+        lane->next = ngx_http_woportal_lanes;
+        ngx_http_woportal_lanes = lane;
+    }
+
+    if (lane->open) {
+        return lane->open;
+    }
+
+    b = ngx_http_woportal_free_batches;
+
+    if (b) {
+        ngx_http_woportal_free_batches = b->next;
+
+    } else {
+        /* as many as were ever in flight at once; reused */
+
+        b = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_woportal_batch_t));
+        if (b == NULL) {
+            return NULL;
+        }
+
+        b->task.ctx = b;
+        b->task.handler = ngx_http_woportal_batch_thread;
+        b->task.event.data = b;
+        b->task.event.handler = ngx_http_woportal_batch_done;
+
+        b->flush.data = b;
+        b->flush.handler = ngx_http_woportal_batch_flush;
+        b->flush.log = ngx_cycle->log;
+    }
+
+    b->lane = lane;
+    b->first = NULL;
+    b->last = &b->first;
+    b->n = 0;
+
+    lane->open = b;
+
+    if (lane->inflight < NGX_HTTP_WOPORTAL_BATCH_INFLIGHT) {
+        /* once the event loop has handled all the events it was given */
+        ngx_post_event(&b->flush, &ngx_posted_events);
+    }
+
+    /* otherwise when a batch in flight completes */
+
+    return b;
+}
+
+
+static void
+ngx_http_woportal_batch_close(ngx_http_woportal_batch_t *b)
+{
+    if (b->lane->open == b) {
+        b->lane->open = NULL;
+    }
+}
+
+
+static void
+ngx_http_woportal_batch_flush(ngx_event_t *ev)
+{
+    ngx_http_woportal_batch_t *b = ev->data;
+
+    ngx_http_woportal_call_t  *call;
+
+    ngx_http_woportal_batch_close(b);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "woportal: a batch of %ui gets", b->n);
+
+    b->lane->inflight++;
+
+    if (ngx_thread_task_post(b->lane->tp, &b->task) == NGX_OK) {
+        return;
+    }
+
+    /* the queue is full (nginx has logged it): every call fails, 503 */
+
+    for (call = b->first; call; call = call->next) {
+        call->rc = MEMCACHED_FAILURE;
+        call->rc_text = "the thread pool's queue is full";
+    }
+
+    ngx_http_woportal_batch_done(&b->task.event);
+}
+
+
+/* runs in a pool thread: touches nothing but the calls and libmemcached */
+
+static void
+ngx_http_woportal_batch_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_woportal_batch_t *b = data;
+
+    memcached_st              *mc;
+    ngx_http_woportal_call_t  *call;
+
+    if (ngx_http_woportal_store_stale(b->first)) {
+        /* the batch waited since its first call: all of it is answered */
+
+        for (call = b->first->next; call; call = call->next) {
+            call->rc = b->first->rc;
+            call->rc_text = b->first->rc_text;
+        }
+
+        return;
+    }
+
+    mc = ngx_http_woportal_store_conn(b->lane->store);
+
+    if (mc == NULL) {
+        for (call = b->first; call; call = call->next) {
+            call->rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+            call->rc_text = "cannot create a libmemcached handle";
+        }
+
+        return;
+    }
+
+    if (b->n > 1) {
+        ngx_http_woportal_batch_gets(mc, b);
+    }
+
+    /* then each get as alone: a miss is read through the database */
+
+    for (call = b->first; call; call = call->next) {
+        ngx_http_woportal_store_call(mc, call, b->n > 1, log);
+    }
+}
+
+
+/*
+ * The gets of a batch in one multi-get.  A key asked for twice (two
+ * requests for one entry) comes back twice.  Should a server fail, every
+ * get not answered yet fails with it: a missing value is never taken for
+ * a missing entry.
+ */
+
+static void
+ngx_http_woportal_batch_gets(memcached_st *mc, ngx_http_woportal_batch_t *b)
+{
+    size_t                     len, lens[NGX_HTTP_WOPORTAL_BATCH_MAX];
+    u_char                     got[NGX_HTTP_WOPORTAL_BATCH_MAX];
+    ngx_uint_t                 i, n;
+    const char                *key, *keys[NGX_HTTP_WOPORTAL_BATCH_MAX];
+    memcached_return_t         rc, frc;
+    memcached_result_st        res;
+    ngx_http_woportal_call_t  *call, *calls[NGX_HTTP_WOPORTAL_BATCH_MAX];
+
+    n = 0;
+
+    for (call = b->first; call; call = call->next) {
+        if (call->op == NGX_HTTP_WOPORTAL_STORE_GET) {
+            call->rc = MEMCACHED_NOTFOUND;
+            calls[n] = call;
+            keys[n] = (const char *) call->key.data;
+            lens[n] = call->key.len;
+            got[n] = 0;
+            n++;
+        }
+    }
+
+    if (n == 0) {
+        return;
+    }
+
+    rc = memcached_mget(mc, keys, lens, n);
+
+    if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_SOME_ERRORS) {
+        goto failed;
+    }
+
+    if (memcached_result_create(mc, &res) == NULL) {
+        rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+        goto failed;
+    }
+
+    frc = MEMCACHED_END;
+
+    while (memcached_fetch_result(mc, &res, &frc) != NULL) {
+        key = memcached_result_key_value(&res);
+        len = memcached_result_key_length(&res);
+
+        for (i = 0; i < n; i++) {
+            if (!got[i] && lens[i] == len
+                && ngx_memcmp(keys[i], key, len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (i == n) {
+            continue;
+        }
+
+        got[i] = 1;
+        call = calls[i];
+
+        call->mc_value_len = memcached_result_length(&res);
+        call->mc_value = malloc(call->mc_value_len + 1);
+
+        if (call->mc_value == NULL) {
+            call->rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+            continue;
+        }
+
+        if (call->mc_value_len) {
+            /* an empty value is NULL */
+            memcpy(call->mc_value, memcached_result_value(&res),
+                   call->mc_value_len);
+        }
+
+        call->fetched_flags = memcached_result_flags(&res);
+        call->cas = memcached_result_cas(&res);
+        call->rc = MEMCACHED_SUCCESS;
+    }
+
+    memcached_result_free(&res);
+
+    if (frc != MEMCACHED_END && frc != MEMCACHED_SUCCESS
+        && frc != MEMCACHED_NOTFOUND)
+    {
+        /* the connection failed before the end of the results */
+        rc = frc;
+    }
+
+    if (rc == MEMCACHED_SUCCESS) {
+        return;
+    }
+
+failed:
+
+    for (i = 0; i < n; i++) {
+        if (!got[i]) {
+            calls[i]->rc = rc;
+        }
+    }
+}
+
+
+static void
+ngx_http_woportal_batch_done(ngx_event_t *ev)
+{
+    ngx_http_woportal_batch_t *b = ev->data;
+
+    ngx_http_woportal_lane_t  *lane;
+    ngx_http_woportal_call_t  *call, *next;
+
+    call = b->first;
+    lane = b->lane;
+
+    /* free before the calls go on: their next calls may reuse it */
+
+    b->first = NULL;
+    b->next = ngx_http_woportal_free_batches;
+    ngx_http_woportal_free_batches = b;
+
+    lane->inflight--;
+
+    if (lane->open && !lane->open->flush.posted) {
+        /* the gets that waited go with those these calls lead to */
+        ngx_post_event(&lane->open->flush, &ngx_posted_events);
+    }
+
+    for ( /* void */ ; call; call = next) {
+        /* a call's request may be freed by its done handler */
+        next = call->next;
+        ngx_http_woportal_store_complete(call);
+    }
+}
+
+
+/* a call with a task of its own: a write or a list */
 
 static void
 ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
 {
     ngx_http_woportal_call_t *call = data;
 
-    ngx_msec_t           failed;
-    memcached_st        *mc;
-    memcached_return_t   rc;
+    memcached_st  *mc;
 
-    /*
-     * A call that waited in the queue for half the timeout or more while
-     * memcached failed is answered at once: when memcached stalls, each
-     * call would wait for its own timeout, one after the other, and the
-     * queue would grow for minutes.
-     */
-
-    failed = call->store->failed;
-
-    if (failed && failed >= call->queued
-        && ngx_http_woportal_store_clock() - call->queued
-           >= call->store->timeout / 2)
-    {
-        call->rc = MEMCACHED_TIMEOUT;
-        call->rc_text = "memcached failed while the call waited in the "
-                        "thread pool's queue";
-        call->run_rc = NGX_ERROR;
+    if (ngx_http_woportal_store_stale(call)) {
         return;
     }
 
@@ -208,10 +583,23 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
         return;
     }
 
+    ngx_http_woportal_store_call(mc, call, 0, log);
+}
+
+
+/* one call, in a pool thread; fetched: a get's value is already read */
+
+static void
+ngx_http_woportal_store_call(memcached_st *mc, ngx_http_woportal_call_t *call,
+    ngx_uint_t fetched, ngx_log_t *log)
+{
+    memcached_return_t  rc;
+
     switch (call->op) {
 
     case NGX_HTTP_WOPORTAL_STORE_GET:
-        rc = ngx_http_woportal_store_gets(mc, call);
+        rc = fetched ? (memcached_return_t) call->rc
+                     : ngx_http_woportal_store_gets(mc, call);
 
         if (rc == MEMCACHED_NOTFOUND && call->persist) {
             rc = ngx_http_woportal_store_read_through(mc, call, log);
@@ -245,6 +633,35 @@ ngx_http_woportal_store_thread(void *data, ngx_log_t *log)
     {
         ngx_http_woportal_store_index(mc, call, log);
     }
+}
+
+
+/*
+ * In a pool thread: a call that waited in the queue for half the timeout
+ * or more while memcached failed is answered at once (1): when memcached
+ * stalls, each call would wait for its own timeout, one after the other,
+ * and the queue would grow for minutes.
+ */
+
+static ngx_uint_t
+ngx_http_woportal_store_stale(ngx_http_woportal_call_t *call)
+{
+    ngx_msec_t  failed;
+
+    failed = call->store->failed;
+
+    if (failed && failed >= call->queued
+        && ngx_http_woportal_store_clock() - call->queued
+           >= call->store->timeout / 2)
+    {
+        call->rc = MEMCACHED_TIMEOUT;
+        call->rc_text = "memcached failed while the call waited in the "
+                        "thread pool's queue";
+        call->run_rc = NGX_ERROR;
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -990,8 +1407,15 @@ ngx_http_woportal_store_conn(ngx_http_woportal_store_t *store)
 static void
 ngx_http_woportal_store_event(ngx_event_t *ev)
 {
-    ngx_http_woportal_call_t *call = ev->data;
+    ngx_http_woportal_store_complete(ev->data);
+}
 
+
+/* on the event loop: a call's outcome, handed to its done handler */
+
+static void
+ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call)
+{
     ngx_http_request_t            *r;
     ngx_http_woportal_loc_conf_t  *wlcf;
 

@@ -349,3 +349,56 @@ GET /api/v1/workorder-portal/{{id}}
 --- error_code: 200
 --- response_body_like chomp
 "success"\s*:\s*true
+
+
+
+=== TEST 20: woportal_list_thread_pool naming a pool no thread_pool declares is refused, naming the pool
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_list_thread_pool lists;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\].*unknown thread pool "lists" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 21: woportal_list_thread_pool twice in a location is refused
+--- main_config
+    thread_pool lists threads=2;
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_list_thread_pool lists;
+        woportal_list_thread_pool lists;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\].*"woportal_list_thread_pool" directive.*duplicate/
+
+
+
+=== TEST 22: woportal_list_thread_pool inherited from the http level: lists are served through it
+--- http_config
+    woportal_list_thread_pool lists;
+--- main_config
+    thread_pool lists threads=2;
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
+        woportal_api_key test-key;
+        woportal_key_prefix "t050-lists:";
+    }
+--- more_headers
+X-API-Key: test-key
+--- request
+GET /api/v1/workorder-portal?per_page=1
+--- error_code: 200
+--- response_body_like chomp
+"success"\s*:\s*true

@@ -135,10 +135,16 @@ sub scenario_timeout {
 
 # $n GETs while memcached is stalled: all 503 within $max seconds; the
 # number answered within 1.5 s
+# $n requests at once: GETs (which a worker sends together, one task a
+# batch: a PATCH starts with one too), or with $write creates (a task
+# each)
 sub queued {
-    my ($n, $max) = @_;
+    my ($n, $max, $write) = @_;
     make_entry();
-    my ($lines) = stalled([map { ["get$_" => GET => "$Base/$Id"] } 1 .. $n], 0);
+    my ($lines) = stalled([map {
+        $write ? ["post$_" => POST => $Base,
+                  {workorder => 'w', client => 'c'}]
+               : ["get$_" => GET => "$Base/$Id"] } 1 .. $n], 0);
     my $fast = 0;
     push @Problems, "not $n answers: @$lines" unless @$lines == $n;
     for (@$lines) {
@@ -156,8 +162,9 @@ sub queued {
 
 sub scenario_queue {
     # one in the thread, two in the queue: the other five at once; the
-    # queued ones once the first has timed out (3 s)
-    my $fast = queued(8, 3 + 2.5);
+    # queued ones once the first has timed out (3 s).  Creates: each is a
+    # task of its own (gets would go together, in one task)
+    my $fast = queued(8, 3 + 2.5, 1);
     push @Problems, "$fast answered at once, expected at least 5"
         if $fast < 5;
 }
