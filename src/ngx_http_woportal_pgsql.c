@@ -67,10 +67,17 @@ static const char  *ngx_http_woportal_pg_sql[] = {
     " expiry_date = NULL, doc = '' WHERE prefix = $1 AND id = $2"
     " AND doc <> ''",
 
+    /*
+     * the tombstone of an entry the database has no live row of: a row
+     * that a queued create inserts at the same moment (PostgreSQL lets
+     * the statement wait for it) is turned into the tombstone too
+     */
     "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
     " status, access_level, expiry_date, created_at, updated_at, doc)"
     " VALUES ($1, $2, 9223372036854775807, '', '', '', '', NULL, 0, 0, '')"
-    " ON CONFLICT (prefix, id) DO NOTHING",
+    " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
+    " workorder = '', client = '', status = '', access_level = '',"
+    " expiry_date = NULL, doc = ''",
 
     "DELETE FROM woportal_entry_namespaces WHERE prefix = $1 AND id = $2",
 
