@@ -297,7 +297,8 @@ typedef struct {
     ngx_http_woportal_backend_t *backend;   /* databases only */
     void                        *later;     /* the worker's queue: later.c */
     ngx_atomic_t                 failed;    /* memcached: when a call last
-                                               failed to reach it; 0 */
+                                               failed to reach it (us of
+                                               metrics_clock()); 0 */
 } ngx_http_woportal_store_t;
 
 
@@ -429,7 +430,6 @@ struct ngx_http_woportal_call_s {
     ngx_thread_task_t             *task;      /* run: a task of its own */
     ngx_http_woportal_call_t      *next;      /* in a batch (store.c) */
     ngx_event_t                    busy;      /* while the task runs */
-    ngx_msec_t                     queued;    /* monotonic ms */
 
     /* in */
     ngx_http_woportal_store_t     *store;
@@ -472,7 +472,7 @@ struct ngx_http_woportal_call_s {
     char                          *mc_value;  /* malloc()ed */
     size_t                         mc_value_len;
 
-    uint64_t                       posted;    /* metrics.c: us, monotonic */
+    uint64_t                       posted;    /* us of metrics_clock() */
 };
 
 

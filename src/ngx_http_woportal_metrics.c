@@ -212,13 +212,11 @@ ngx_http_woportal_metrics_clock(void)
 }
 
 
-/* store.c: a store call was posted to the thread pool */
+/* store.c: a store call was posted to the thread pool (at call->posted) */
 
 void
 ngx_http_woportal_metrics_posted(ngx_http_woportal_call_t *call)
 {
-    call->posted = ngx_http_woportal_metrics_clock();
-
     if (ngx_http_woportal_metrics) {
         (void) ngx_atomic_fetch_add(&ngx_http_woportal_metrics->in_flight, 1);
     }

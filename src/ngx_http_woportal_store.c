@@ -75,7 +75,6 @@ static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
 static void ngx_http_woportal_store_wait(ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_busy(ngx_event_t *ev);
-static ngx_msec_t ngx_http_woportal_store_clock(void);
 static ngx_uint_t ngx_http_woportal_store_stale(
     ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_health(ngx_http_woportal_call_t *call);
@@ -182,7 +181,9 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     call->mc_value = NULL;
     call->mc_value_len = 0;
     call->fetched_flags = 0;
-    call->queued = ngx_http_woportal_store_clock();
+
+    /* before the post: the thread reads it (store_stale()) */
+    call->posted = ngx_http_woportal_metrics_clock();
 
     if (call->op == NGX_HTTP_WOPORTAL_STORE_GET) {
         b = ngx_http_woportal_batch_get(tp, call->store);
@@ -646,13 +647,13 @@ ngx_http_woportal_store_call(memcached_st *mc, ngx_http_woportal_call_t *call,
 static ngx_uint_t
 ngx_http_woportal_store_stale(ngx_http_woportal_call_t *call)
 {
-    ngx_msec_t  failed;
+    uint64_t  failed;
 
     failed = call->store->failed;
 
-    if (failed && failed >= call->queued
-        && ngx_http_woportal_store_clock() - call->queued
-           >= call->store->timeout / 2)
+    if (failed && failed >= call->posted
+        && ngx_http_woportal_metrics_clock() - call->posted
+           >= (uint64_t) call->store->timeout * 1000 / 2)
     {
         call->rc = MEMCACHED_TIMEOUT;
         call->rc_text = "memcached failed while the call waited in the "
@@ -670,7 +671,7 @@ ngx_http_woportal_store_stale(ngx_http_woportal_call_t *call)
 static void
 ngx_http_woportal_store_health(ngx_http_woportal_call_t *call)
 {
-    ngx_msec_t  now;
+    uint64_t  now;
 
     switch (call->rc) {
 
@@ -684,7 +685,7 @@ ngx_http_woportal_store_health(ngx_http_woportal_call_t *call)
     case MEMCACHED_UNKNOWN_READ_FAILURE:
     case MEMCACHED_SERVER_MARKED_DEAD:
     case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
-        now = ngx_http_woportal_store_clock();
+        now = ngx_http_woportal_metrics_clock();
         call->store->failed = now ? now : 1;
         break;
 
@@ -701,17 +702,6 @@ ngx_http_woportal_store_health(ngx_http_woportal_call_t *call)
         /* the database's failures, and memcached refusing a value */
         break;
     }
-}
-
-
-static ngx_msec_t
-ngx_http_woportal_store_clock(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 
