@@ -57,6 +57,12 @@
 #define NGX_HTTP_WOPORTAL_FORMAT_GONE        2
 /* a shard of the list index (index.c) */
 #define NGX_HTTP_WOPORTAL_FORMAT_INDEX       3
+/* a reader's lease on a missing entry, filled from SQL (persist.c) */
+#define NGX_HTTP_WOPORTAL_FORMAT_LEASE       4
+/* how long a lease lives, seconds: a reader that dies leaves it behind */
+#define NGX_HTTP_WOPORTAL_LEASE_TIME         5
+/* how long the index's rebuild lock lives unless renewed, seconds */
+#define NGX_HTTP_WOPORTAL_LOCK_TIME          2
 
 
 typedef enum {
@@ -316,6 +322,8 @@ typedef struct {
     u_char                      *id;
     ngx_http_woportal_entry_t   *entry;     /* put; NULL: delete */
     ngx_str_t                    doc;       /* put: the stored JSON */
+    uint64_t                     expected;  /* delete: only at this
+                                               version or older; 0: any */
     unsigned                     create:1;  /* put: a new entry */
 } ngx_http_woportal_persist_t;
 
@@ -452,6 +460,8 @@ struct ngx_http_woportal_call_s {
      */
     ngx_str_t                      index_key;
     ngx_str_t                      record;
+    ngx_str_t                     *index_gen; /* persistence: the marks
+                                                 of a whole index */
 
     /*
      * in (cas) and out (get): the CAS of the item.
@@ -488,6 +498,7 @@ typedef struct {
     ngx_str_t                     location;  /* Location of a 201 */
     ngx_str_t                     allow;     /* Allow of 405 and OPTIONS */
     ngx_uint_t                    attempts;
+    uint64_t                      expected;  /* a conditional delete */
     uint64_t                      store_us;  /* $woportal_store_time */
     ngx_http_woportal_code_e      error;     /* $woportal_error, if failed */
 
@@ -626,7 +637,22 @@ ngx_int_t ngx_http_woportal_store_mget(ngx_http_woportal_mc_t *mc,
     ngx_str_t *keys, ngx_uint_t n, ngx_http_woportal_mget_pt handler,
     void *data, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, ngx_str_t *record, ngx_log_t *log);
+    ngx_str_t *key, ngx_str_t *record, ngx_uint_t create, ngx_log_t *log);
+ngx_int_t ngx_http_woportal_store_fetch(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *key, ngx_str_t *value, uint32_t *flags, uint64_t *cas,
+    ngx_log_t *log);
+ngx_int_t ngx_http_woportal_store_touch(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *key, time_t exptime, ngx_log_t *log);
+ngx_int_t ngx_http_woportal_store_cas(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *key, ngx_str_t *value, uint32_t flags, uint64_t cas,
+    ngx_log_t *log);
+ngx_int_t ngx_http_woportal_store_distrust(ngx_http_woportal_mc_t *mc,
+    ngx_str_t *gen, ngx_log_t *log);
+ngx_http_woportal_mc_t *ngx_http_woportal_store_conn(
+    ngx_http_woportal_store_t *store);
+void ngx_http_woportal_store_wait(ngx_http_woportal_call_t *call);
+void ngx_http_woportal_store_health(ngx_http_woportal_call_t *call);
+void ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call);
 ngx_int_t ngx_http_woportal_store_put(ngx_http_woportal_mc_t *mc,
     ngx_str_t *key, ngx_str_t *value, uint32_t flags, ngx_uint_t add,
     time_t exptime, ngx_log_t *log);
@@ -651,6 +677,13 @@ ngx_int_t ngx_http_woportal_db_load(ngx_http_woportal_db_t *db,
 ngx_int_t ngx_http_woportal_db_scan(ngx_http_woportal_db_t *db,
     ngx_str_t *prefix, ngx_http_woportal_scan_pt handler, void *data,
     ngx_log_t *log);
+ngx_int_t ngx_http_woportal_db_read_through(ngx_http_woportal_mc_t *mc,
+    ngx_http_woportal_persist_t *p, ngx_str_t *key, ngx_str_t *value,
+    uint32_t *flags, uint64_t *cas, ngx_log_t *log);
+
+/* commit.c: the writes of woportal_persist_mode sync, committed together */
+ngx_int_t ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
+    ngx_thread_pool_t *tp);
 
 /* later.c: the queue of woportal_persist_mode async */
 ngx_uint_t ngx_http_woportal_later_room(ngx_http_woportal_db_t *db,

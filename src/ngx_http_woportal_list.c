@@ -89,6 +89,12 @@ typedef struct {
     size_t                       *rebuilt_cap;
     ngx_pool_t                   *scratch;
     ngx_uint_t                    nrebuilt;
+    ngx_uint_t                    missing;      /* shards not found */
+    uint64_t                      deadline;     /* us: metrics_clock() */
+    ngx_http_woportal_mc_t       *mc;           /* while rebuilding */
+    ngx_str_t                    *lock;
+    uint64_t                      renewed;
+    unsigned                      all:1;        /* every shard rebuilt */
     ngx_str_t                     json;
     u_char                       *out;          /* json, ngx_alloc()ed */
 } ngx_http_woportal_list_t;
@@ -125,8 +131,6 @@ static ngx_int_t ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
 static ngx_int_t ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc);
-static ngx_int_t ngx_http_woportal_list_found(void *data, u_char *key,
-    size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 static ngx_int_t ngx_http_woportal_list_mend(ngx_http_woportal_list_t *l,
     ngx_http_woportal_entry_t *e, u_char *id);
 static void ngx_http_woportal_list_mended(ngx_http_woportal_list_t *l,
@@ -435,21 +439,33 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
 
 
 /*
- * Reads every shard.  With persistence, the marks idx:gen:<k> are read
- * with them: they are set once the index holds every entry of the
- * database, one on each memcached server (store.c chooses the keys), so
- * that they vanish with the rest when memcached, or any one server of a
- * cluster, loses its data (a restart, flush_all).  Then the index is
- * rebuilt from the database first, by one list of one worker at a time
- * (idx:lock); the others wait for it.
+ * Reads every shard.  With persistence, SQL is the truth and the index
+ * is trusted only when it is whole:
+ *
+ * - the marks idx:gen:<k> are there: they are set once the index holds
+ *   every entry of the database, one on each memcached server (store.c
+ *   chooses the keys), so that they vanish with the rest when memcached,
+ *   or any one server of a cluster, loses its data (a restart, a flush),
+ *   and a write whose record could not be appended deletes them
+ *   (commit.c);
+ * - every shard is there: a rebuild makes them all, empty ones too, and
+ *   writers never make one again (store_append()), so a missing shard
+ *   was evicted.
+ *
+ * Otherwise the index is rebuilt from SQL (all of it without the marks,
+ * the missing shards with them) by one list of one worker or node at a
+ * time (idx:lock, which expires soon after its holder dies); the others
+ * wait for it.  A list never answers from an index that is not whole: it
+ * waits, within the timeouts, or answers 503.
  */
 
 static ngx_int_t
 ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
+    ngx_int_t                      rc;
     ngx_str_t                     *keys;
-    ngx_uint_t                     n, attempt;
+    ngx_uint_t                     n, s, attempt;
     ngx_http_woportal_loc_conf_t  *wlcf;
 
     wlcf = l->wlcf;
@@ -472,6 +488,10 @@ ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
         n += l->ngens;
     }
 
+    l->deadline = ngx_http_woportal_metrics_clock()
+                  + (uint64_t) (wlcf->persist_timeout
+                                + wlcf->memcached_timeout) * 1000;
+
     for (attempt = 0; /* void */; attempt++) {
         ngx_memzero(l->shards,
                     wlcf->index_shards * sizeof(ngx_http_woportal_shard_t));
@@ -485,67 +505,106 @@ ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
             return NGX_ERROR;
         }
 
-        if (wlcf->db == NULL || l->gen == l->ngens || attempt == 1) {
+        if (wlcf->db == NULL) {
             return NGX_OK;
         }
 
-        if (ngx_http_woportal_list_rebuild(l, mc, log) != NGX_OK) {
+        l->missing = 0;
+
+        for (s = 0; s < wlcf->index_shards; s++) {
+            l->missing += !l->shards[s].found;
+        }
+
+        if (l->gen == l->ngens && l->missing == 0) {
+            return NGX_OK;
+        }
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "woportal: index of \"%V\" not whole: %ui of %ui "
+                       "marks", &wlcf->key_prefix, l->gen, l->ngens);
+
+        rc = (attempt < 3) ? ngx_http_woportal_list_rebuild(l, mc, log)
+                           : NGX_BUSY;
+
+        if (rc == NGX_BUSY) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "woportal: the list index of \"%V\" is being "
+                          "rebuilt and was not whole in time: the list is "
+                          "answered 503", &wlcf->key_prefix);
+            return NGX_ERROR;
+        }
+
+        if (rc != NGX_OK) {
             return NGX_ERROR;
         }
     }
 }
 
 
+/*
+ * NGX_OK: rebuilt, or another list's rebuild ended (read the index
+ * again); NGX_BUSY: it did not end in time; NGX_ERROR.
+ */
+
 static ngx_int_t
 ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
+    uint32_t                       flags;
+    uint64_t                       cas;
     ngx_int_t                      rc;
-    ngx_str_t                      one, *lock;
-    ngx_uint_t                     i, s, found;
+    ngx_str_t                      one, empty, value, *lock;
+    ngx_uint_t                     i, s;
     ngx_http_woportal_loc_conf_t  *wlcf;
 
     wlcf = l->wlcf;
     lock = &wlcf->index_keys[wlcf->index_shards + 1];
 
     ngx_str_set(&one, "1");
+    ngx_str_set(&empty, "");
 
-    /* the lock expires should its holder die */
+    /* the lock expires soon should its holder die: it is renewed */
 
-    rc = ngx_http_woportal_store_put(mc, lock, &one, 0, 1, 60, log);
+    rc = ngx_http_woportal_store_put(mc, lock, &one, 0, 1,
+                                     NGX_HTTP_WOPORTAL_LOCK_TIME, log);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
     if (rc == NGX_DECLINED) {
-        /* another list rebuilds it: wait up to 10 s, then go on */
+        /* another list rebuilds it: wait until its lock is gone */
 
-        for (i = 0; i < 200; i++) {
-            ngx_msleep(50);
+        while (ngx_http_woportal_metrics_clock() < l->deadline) {
+            ngx_msleep(20);
 
-            found = 0;
-
-            if (ngx_http_woportal_store_mget(mc, l->gens, l->ngens,
-                                             ngx_http_woportal_list_found,
-                                             &found, log)
-                != NGX_OK)
-            {
+            rc = ngx_http_woportal_store_fetch(mc, lock, &value, &flags,
+                                               &cas, log);
+            if (rc == NGX_ERROR) {
                 return NGX_ERROR;
             }
 
-            if (found == l->ngens) {
-                break;
+            if (rc == NGX_DECLINED) {
+                return NGX_OK;
             }
+
+            free(value.data);
         }
 
-        return NGX_OK;
+        return NGX_BUSY;
     }
 
+    l->mc = mc;
+    l->lock = lock;
+    l->renewed = ngx_http_woportal_metrics_clock();
+    l->all = (l->gen != l->ngens);
+
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "woportal: the list index of \"%V\" is not complete in "
-                  "memcached: rebuilding it from the database",
-                  &wlcf->key_prefix);
+                  "woportal: the list index of \"%V\" is not whole in "
+                  "memcached (%ui of %ui marks, %ui shards missing): "
+                  "rebuilding %s from the database", &wlcf->key_prefix,
+                  l->gen, l->ngens, l->missing,
+                  l->all ? "it" : "the missing shards");
 
     l->rebuilt = ngx_pcalloc(l->pool, wlcf->index_shards
                                       * (sizeof(ngx_str_t) + sizeof(size_t)));
@@ -557,7 +616,22 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
 
     l->rebuilt_cap = (size_t *) (l->rebuilt + wlcf->index_shards);
 
-    /* appended, never set: the records written meanwhile stay */
+    /*
+     * Every shard is made first, so that the records writers append from
+     * now on are kept; those committed before are in the scan.  Appended,
+     * never set: the records written meanwhile stay.
+     */
+
+    for (s = 0; s < wlcf->index_shards; s++) {
+        if (!l->shards[s].found
+            && ngx_http_woportal_store_put(mc, &wlcf->index_keys[s], &empty,
+                                           NGX_HTTP_WOPORTAL_FORMAT_INDEX,
+                                           1, 0, log)
+               == NGX_ERROR)
+        {
+            goto failed;
+        }
+    }
 
     if (ngx_http_woportal_db_scan(wlcf->db, &wlcf->key_prefix,
                                   ngx_http_woportal_list_rebuilt, l, log)
@@ -569,7 +643,7 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     for (s = 0; s < wlcf->index_shards; s++) {
         if (l->rebuilt[s].len
             && ngx_http_woportal_store_append(mc, &wlcf->index_keys[s],
-                                              &l->rebuilt[s], log)
+                                              &l->rebuilt[s], 1, log)
                != NGX_OK)
         {
             goto failed;
@@ -600,6 +674,8 @@ done:
 
     (void) ngx_http_woportal_store_put(mc, lock, NULL, 0, 0, 0, log);
 
+    l->lock = NULL;
+
     if (l->scratch) {
         ngx_destroy_pool(l->scratch);
         l->scratch = NULL;
@@ -626,10 +702,26 @@ ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc)
 
     u_char                     *p;
     size_t                      cap;
+    uint64_t                    now;
     ngx_str_t                   record, *buf;
     ngx_uint_t                  shard;
     ngx_http_woportal_entry_t   e;
     ngx_http_woportal_error_t   err;
+
+    now = ngx_http_woportal_metrics_clock();
+
+    if (now - l->renewed >= NGX_HTTP_WOPORTAL_LOCK_TIME * 1000000 / 4) {
+        /* the lock lives on while the rebuild works */
+        if (ngx_http_woportal_store_touch(l->mc, l->lock,
+                                          NGX_HTTP_WOPORTAL_LOCK_TIME,
+                                          l->pool->log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        l->renewed = now;
+    }
 
     ngx_reset_pool(l->scratch);
 
@@ -652,6 +744,12 @@ ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc)
     }
 
     shard = ngx_http_woportal_index_shard(e.id, l->wlcf->index_shards);
+
+    if (!l->all && l->shards[shard].found) {
+        /* a shard that is whole */
+        return NGX_OK;
+    }
+
     buf = &l->rebuilt[shard];
     cap = l->rebuilt_cap[shard];
 
@@ -678,18 +776,6 @@ ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc)
     ngx_memcpy(buf->data + buf->len, record.data, record.len);
     buf->len += record.len;
     l->nrebuilt++;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_woportal_list_found(void *data, u_char *key, size_t key_len,
-    u_char *value, size_t len, uint32_t flags, uint64_t cas)
-{
-    ngx_uint_t *found = data;
-
-    (*found)++;
 
     return NGX_OK;
 }
@@ -1145,6 +1231,11 @@ ngx_http_woportal_list_item(void *data, u_char *key, size_t key_len,
             continue;
         }
 
+        if (flags == NGX_HTTP_WOPORTAL_FORMAT_LEASE) {
+            /* being read through by a get: so is it here */
+            return NGX_OK;
+        }
+
         it->found = 1;
 
         if (flags == NGX_HTTP_WOPORTAL_FORMAT_GONE) {
@@ -1181,24 +1272,36 @@ static ngx_int_t
 ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
     ngx_http_woportal_item_t *it, ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
-    u_char                      id[NGX_HTTP_WOPORTAL_ID_LEN];
-    ngx_int_t                   rc;
-    ngx_str_t                   doc;
-    ngx_http_woportal_entry_t   e;
-    ngx_http_woportal_error_t   err;
+    u_char                        id[NGX_HTTP_WOPORTAL_ID_LEN];
+    uint32_t                      flags;
+    uint64_t                      cas;
+    ngx_int_t                     rc;
+    ngx_str_t                     doc;
+    ngx_http_woportal_entry_t     e;
+    ngx_http_woportal_error_t     err;
+    ngx_http_woportal_persist_t   p;
 
     (void) ngx_hex_dump(id, it->rec->id, sizeof(it->rec->id));
 
     if (!it->found && l->wlcf->db) {
-        /* evicted: read through to the database, and put it back */
+        /* evicted: SQL answers, and fills memcached (persist.c) */
 
-        rc = ngx_http_woportal_db_load(l->wlcf->db, &l->wlcf->key_prefix, id,
-                                       &doc, log);
+        ngx_memzero(&p, sizeof(ngx_http_woportal_persist_t));
+        p.db = l->wlcf->db;
+        p.prefix = l->wlcf->key_prefix;
+        p.id = id;
+
+        rc = ngx_http_woportal_db_read_through(mc, &p, &it->key, &doc,
+                                               &flags, &cas, log);
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
 
         if (rc == NGX_OK) {
+            it->found = 1;
+            it->gone = (flags == NGX_HTTP_WOPORTAL_FORMAT_GONE);
+            it->not_entry = (flags != NGX_HTTP_WOPORTAL_FORMAT_JSON);
+
             it->value.data = ngx_pnalloc(l->pool, doc.len ? doc.len : 1);
 
             if (it->value.data == NULL) {
@@ -1208,12 +1311,7 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
 
             ngx_memcpy(it->value.data, doc.data, doc.len);
             it->value.len = doc.len;
-            it->found = 1;
             ngx_free(doc.data);
-
-            (void) ngx_http_woportal_store_put(mc, &it->key, &it->value,
-                                               NGX_HTTP_WOPORTAL_FORMAT_JSON,
-                                               1, 0, log);
         }
     }
 
@@ -1335,8 +1433,15 @@ ngx_http_woportal_list_mended(ngx_http_woportal_list_t *l,
             }
         }
 
-        (void) ngx_http_woportal_store_append(mc,
-                                        &l->wlcf->index_keys[mend[i].shard],
-                                        &value, log);
+        if (ngx_http_woportal_store_append(mc,
+                                       &l->wlcf->index_keys[mend[i].shard],
+                                       &value, l->wlcf->db == NULL, log)
+            != NGX_OK
+            && l->wlcf->db)
+        {
+            (void) ngx_http_woportal_store_distrust(mc,
+                                 &l->wlcf->index_keys[l->wlcf->index_shards],
+                                 log);
+        }
     }
 }

@@ -111,9 +111,10 @@ static ngx_int_t
 ngx_http_woportal_modify_apply(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_http_woportal_call_t  *call;
-    ngx_http_woportal_error_t  err;
+    ngx_int_t                      rc;
+    ngx_http_woportal_call_t      *call;
+    ngx_http_woportal_error_t      err;
+    ngx_http_woportal_loc_conf_t  *wlcf;
 
     call = &ctx->call;
 
@@ -136,6 +137,23 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
 
     if (rc != NGX_OK) {
         return ngx_http_woportal_send_errors(r, &err);
+    }
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
+
+    if (ctx->op == NGX_HTTP_WOPORTAL_OP_DELETE && wlcf->db) {
+        /* SQL deletes it only at the version checked (commit.c) */
+        ctx->expected = ctx->entry.version;
+
+        if (ngx_http_woportal_index_prepare(r, call, NULL,
+                                            ctx->route.id.data)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_DELETE,
+                                      ngx_http_woportal_modify_written);
     }
 
     if (ctx->op == NGX_HTTP_WOPORTAL_OP_DELETE) {
@@ -178,16 +196,27 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
 static void
 ngx_http_woportal_modify_written(ngx_http_woportal_call_t *call)
 {
-    ngx_int_t                 rc;
-    ngx_http_request_t       *r;
-    ngx_http_woportal_ctx_t  *ctx;
+    ngx_int_t                      rc;
+    ngx_str_t                      json;
+    ngx_http_request_t            *r;
+    ngx_http_woportal_ctx_t       *ctx;
+    ngx_http_woportal_loc_conf_t  *wlcf;
 
     r = call->request;
     ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
 
     switch (call->result) {
 
     case NGX_OK:
+        if (ctx->op == NGX_HTTP_WOPORTAL_OP_DELETE && wlcf->db) {
+            /* committed */
+            rc = ngx_http_woportal_encode_success(r->pool, &json) != NGX_OK
+                 ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                 : ngx_http_woportal_send(r, NGX_HTTP_OK, &json, 0);
+            break;
+        }
+
         if (ctx->op == NGX_HTTP_WOPORTAL_OP_DELETE) {
             /* the marker stands: the entry is gone whatever happens next */
             ctx->gone = 1;
@@ -224,6 +253,17 @@ ngx_http_woportal_modify_written(ngx_http_woportal_call_t *call)
         break;
 
     case NGX_DECLINED:
+        if (wlcf->db && ctx->op != NGX_HTTP_WOPORTAL_OP_DELETE
+            && ++ctx->attempts < NGX_HTTP_WOPORTAL_CAS_ATTEMPTS)
+        {
+            /*
+             * async: memcached lost the item since the get, or it was
+             * read from SQL; a miss is never an answer: SQL tells
+             */
+            rc = ngx_http_woportal_modify_read(r, ctx);
+            break;
+        }
+
         /* deleted since the get */
         rc = ngx_http_woportal_not_found(r);
         break;

@@ -205,6 +205,87 @@ ngx_http_woportal_db_scan(ngx_http_woportal_db_t *db, ngx_str_t *prefix,
 }
 
 
+/*
+ * In a pool thread: a get that memcached could not answer (a miss, or a
+ * lease) is answered by SQL, and memcached is filled only when no write
+ * can have come between the read and the fill:
+ *
+ *     add a lease (an empty item, FORMAT_LEASE, expiring) -> get it, with
+ *     its CAS -> read SQL -> CAS the row over the lease
+ *
+ * Every write deletes the entry's item after its commit (commit.c), and
+ * a delete ends any lease: a row read before a commit can never be
+ * filled after it, whatever memcached did meanwhile (a flush ends the
+ * lease too).  Readers that find another's lease read SQL themselves,
+ * and may fill it: their read comes after they saw the lease.
+ *
+ * NGX_OK with *value malloc()ed (from memcached or SQL: *cas is 0 for
+ * SQL's), NGX_DECLINED when SQL has no such entry, NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_woportal_db_read_through(ngx_http_woportal_mc_t *mc,
+    ngx_http_woportal_persist_t *p, ngx_str_t *key, ngx_str_t *value,
+    uint32_t *flags, uint64_t *cas, ngx_log_t *log)
+{
+    uint64_t    lease;
+    ngx_int_t   rc;
+    ngx_str_t   empty;
+    ngx_uint_t  leased;
+
+    ngx_str_set(&empty, "");
+
+    rc = ngx_http_woportal_store_put(mc, key, &empty,
+                                     NGX_HTTP_WOPORTAL_FORMAT_LEASE, 1,
+                                     NGX_HTTP_WOPORTAL_LEASE_TIME, log);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* our lease, another reader's, or a value stored meanwhile */
+
+    rc = ngx_http_woportal_store_fetch(mc, key, value, flags, &lease, log);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    leased = 0;
+
+    if (rc == NGX_OK) {
+        if (*flags != NGX_HTTP_WOPORTAL_FORMAT_LEASE) {
+            *cas = lease;
+            return NGX_OK;
+        }
+
+        free(value->data);
+        leased = 1;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "woportal: \"%V\" read through the database, %s",
+                   key, leased ? "leased" : "not leased");
+
+    rc = ngx_http_woportal_db_load(p->db, &p->prefix, p->id, value, log);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    *flags = NGX_HTTP_WOPORTAL_FORMAT_JSON;
+    *cas = 0;
+
+    if (leased) {
+        /* NGX_BUSY or NGX_DECLINED: a write came meanwhile; not filled */
+        (void) ngx_http_woportal_store_cas(mc, key, value,
+                                           NGX_HTTP_WOPORTAL_FORMAT_JSON,
+                                           lease, log);
+    }
+
+    return NGX_OK;
+}
+
+
 /* the pool thread's slot for db's connection */
 
 static void **

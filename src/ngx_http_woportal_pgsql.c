@@ -33,13 +33,14 @@ enum {
     NGX_HTTP_WOPORTAL_PG_NS_INSERT,
     NGX_HTTP_WOPORTAL_PG_LOAD,
     NGX_HTTP_WOPORTAL_PG_SCAN,
+    NGX_HTTP_WOPORTAL_PG_DELETE_IF,
     NGX_HTTP_WOPORTAL_PG_COUNT
 };
 
 
 static const char  *ngx_http_woportal_pg_names[] = {
     "wp_insert", "wp_upsert", "wp_delete", "wp_tombstone", "wp_ns_delete",
-    "wp_ns_insert", "wp_load", "wp_scan"
+    "wp_ns_insert", "wp_load", "wp_scan", "wp_delete_if"
 };
 
 
@@ -87,7 +88,13 @@ static const char  *ngx_http_woportal_pg_sql[] = {
     "SELECT doc FROM woportal_entries WHERE prefix = $1 AND id = $2"
     " AND doc <> ''",
 
-    "SELECT doc FROM woportal_entries WHERE prefix = $1 AND doc <> ''"
+    "SELECT doc FROM woportal_entries WHERE prefix = $1 AND doc <> ''",
+
+    /* a conditional deletion: only of the version the request saw */
+    "UPDATE woportal_entries SET version = 9223372036854775807,"
+    " workorder = '', client = '', status = '', access_level = '',"
+    " expiry_date = NULL, doc = '' WHERE prefix = $1 AND id = $2"
+    " AND doc <> '' AND version <= $3"
 };
 
 
@@ -267,12 +274,36 @@ static ngx_int_t
 ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
     ngx_http_woportal_persist_t *p, ngx_log_t *log)
 {
-    int          lengths[2];
+    int          lengths[3];
+    u_char       expected[NGX_INT64_LEN + 1];
     PGresult    *res;
     ngx_int_t    found;
-    const char  *values[2];
+    const char  *values[3];
 
     ngx_http_woportal_pgsql_key(values, lengths, &p->prefix, p->id);
+
+    if (p->expected) {
+        /* only the version the request saw: see sqlite.c */
+
+        *ngx_sprintf(expected, "%uL", p->expected) = '\0';
+        values[2] = (char *) expected;
+        lengths[2] = 0;
+
+        res = ngx_http_woportal_pgsql_run(db, slot,
+                                          NGX_HTTP_WOPORTAL_PG_DELETE_IF, 3,
+                                          values, lengths, log);
+        if (res == NULL) {
+            return NGX_ERROR;
+        }
+
+        found = (PQcmdTuples(res)[0] != '0');
+
+        PQclear(res);
+
+        if (!found) {
+            return NGX_BUSY;
+        }
+    }
 
     res = ngx_http_woportal_pgsql_run(db, slot, NGX_HTTP_WOPORTAL_PG_DELETE,
                                       2, values, lengths, log);
@@ -280,7 +311,7 @@ ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
         return NGX_ERROR;
     }
 
-    found = (PQcmdTuples(res)[0] != '0');
+    found = p->expected || (PQcmdTuples(res)[0] != '0');
 
     PQclear(res);
 

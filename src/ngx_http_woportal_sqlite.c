@@ -29,6 +29,7 @@ enum {
     NGX_HTTP_WOPORTAL_SQL_NS_INSERT,
     NGX_HTTP_WOPORTAL_SQL_LOAD,
     NGX_HTTP_WOPORTAL_SQL_SCAN,
+    NGX_HTTP_WOPORTAL_SQL_DELETE_IF,
     NGX_HTTP_WOPORTAL_SQL_COUNT
 };
 
@@ -86,7 +87,13 @@ static const char  *ngx_http_woportal_sql[] = {
     "SELECT doc FROM woportal_entries WHERE prefix = ?1 AND id = ?2"
     " AND doc <> ''",
 
-    "SELECT doc FROM woportal_entries WHERE prefix = ?1 AND doc <> ''"
+    "SELECT doc FROM woportal_entries WHERE prefix = ?1 AND doc <> ''",
+
+    /* a conditional deletion: only of the version the request saw */
+    "UPDATE woportal_entries SET version = 9223372036854775807,"
+    " workorder = '', client = '', status = '', access_level = '',"
+    " expiry_date = NULL, doc = '' WHERE prefix = ?1 AND id = ?2"
+    " AND doc <> '' AND version <= ?3"
 };
 
 
@@ -288,7 +295,9 @@ ngx_http_woportal_sqlite_put(ngx_http_woportal_db_t *db, void **slot,
 
 /*
  * Deletes an entry in the transaction begun, leaving its tombstone:
- * NGX_OK, or NGX_DECLINED when there was none.
+ * NGX_OK, or NGX_DECLINED when there was none.  With p->expected, only
+ * the entry at that version or an older one: NGX_BUSY when there is none
+ * (a newer version, or no entry: the caller reads it again).
  */
 
 static ngx_int_t
@@ -307,6 +316,21 @@ ngx_http_woportal_sqlite_delete(ngx_http_woportal_db_t *db, void **slot,
 
     found = 0;
 
+    if (p->expected) {
+        stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_DELETE_IF];
+
+        ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
+        (void) sqlite3_bind_int64(stmt, 3, (sqlite3_int64) p->expected);
+
+        if (ngx_http_woportal_sqlite_step(db, c, stmt, log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (sqlite3_changes(c->db) == 0) {
+            return NGX_BUSY;
+        }
+    }
+
     for (sql = NGX_HTTP_WOPORTAL_SQL_DELETE;
          sql <= NGX_HTTP_WOPORTAL_SQL_NS_DELETE;
          sql++)
@@ -320,7 +344,7 @@ ngx_http_woportal_sqlite_delete(ngx_http_woportal_db_t *db, void **slot,
         }
 
         if (sql == NGX_HTTP_WOPORTAL_SQL_DELETE) {
-            found = sqlite3_changes(c->db);
+            found = p->expected ? 1 : sqlite3_changes(c->db);
         }
     }
 

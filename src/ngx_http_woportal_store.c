@@ -70,27 +70,23 @@ static void ngx_http_woportal_batch_done(ngx_event_t *ev);
 static void ngx_http_woportal_store_thread(void *data, ngx_log_t *log);
 static void ngx_http_woportal_store_call(memcached_st *mc,
     ngx_http_woportal_call_t *call, ngx_uint_t fetched, ngx_log_t *log);
+static memcached_return_t ngx_http_woportal_store_get1(memcached_st *mc,
+    ngx_str_t *k, char **value, size_t *value_len, uint32_t *flags,
+    uint64_t *cas);
 static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
     ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
-static void ngx_http_woportal_store_wait(ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_busy(ngx_event_t *ev);
 static ngx_uint_t ngx_http_woportal_store_stale(
     ngx_http_woportal_call_t *call);
-static void ngx_http_woportal_store_health(ngx_http_woportal_call_t *call);
-static void ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call);
-static memcached_st *ngx_http_woportal_store_conn(
-    ngx_http_woportal_store_t *store);
 static void ngx_http_woportal_store_index(memcached_st *mc,
     ngx_http_woportal_call_t *call, ngx_log_t *log);
 static memcached_return_t ngx_http_woportal_store_write(memcached_st *mc,
     ngx_http_woportal_call_t *call);
-static void ngx_http_woportal_store_persisted(memcached_st *mc,
-    ngx_http_woportal_call_t *call, ngx_log_t *log);
 static memcached_return_t ngx_http_woportal_store_read_through(
     memcached_st *mc, ngx_http_woportal_call_t *call, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_store_compact(memcached_st *mc,
-    ngx_str_t *key, ngx_str_t *record, ngx_log_t *log);
+    ngx_str_t *key, ngx_str_t *record, ngx_uint_t create, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_store_value(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 
@@ -238,7 +234,7 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
 
 /* a call is posted, alone or in a batch: its request waits for it */
 
-static void
+void
 ngx_http_woportal_store_wait(ngx_http_woportal_call_t *call)
 {
     /* the request is not freed while the task uses it */
@@ -602,7 +598,12 @@ ngx_http_woportal_store_call(memcached_st *mc, ngx_http_woportal_call_t *call,
         rc = fetched ? (memcached_return_t) call->rc
                      : ngx_http_woportal_store_gets(mc, call);
 
-        if (rc == MEMCACHED_NOTFOUND && call->persist) {
+        if (call->persist
+            && (rc == MEMCACHED_NOTFOUND
+                || (rc == MEMCACHED_SUCCESS
+                    && call->fetched_flags == NGX_HTTP_WOPORTAL_FORMAT_LEASE)))
+        {
+            /* a miss, or another reader filling it: SQL answers */
             rc = ngx_http_woportal_store_read_through(mc, call, log);
         }
 
@@ -613,12 +614,7 @@ ngx_http_woportal_store_call(memcached_st *mc, ngx_http_woportal_call_t *call,
         return;
 
     default:
-        if (call->persist) {
-            ngx_http_woportal_store_persisted(mc, call, log);
-            ngx_http_woportal_store_health(call);
-            return;
-        }
-
+        /* memcached alone, or async persistence (later.c) */
         rc = ngx_http_woportal_store_write(mc, call);
         break;
     }
@@ -668,7 +664,7 @@ ngx_http_woportal_store_stale(ngx_http_woportal_call_t *call)
 
 /* in a pool thread: whether memcached answered the call */
 
-static void
+void
 ngx_http_woportal_store_health(ngx_http_woportal_call_t *call)
 {
     uint64_t  now;
@@ -718,6 +714,13 @@ ngx_http_woportal_store_write(memcached_st *mc, ngx_http_woportal_call_t *call)
                              (time_t) 0, call->flags);
 
     case NGX_HTTP_WOPORTAL_STORE_CAS:
+        if (call->cas == 0) {
+            /* read from SQL and not cached: only if still not cached */
+            return memcached_add(mc, (char *) call->key.data, call->key.len,
+                                 (char *) call->value.data, call->value.len,
+                                 (time_t) 0, call->flags);
+        }
+
         return memcached_cas(mc, (char *) call->key.data, call->key.len,
                              (char *) call->value.data, call->value.len,
                              (time_t) 0, call->flags, call->cas);
@@ -726,143 +729,6 @@ ngx_http_woportal_store_write(memcached_st *mc, ngx_http_woportal_call_t *call)
         return memcached_delete(mc, (char *) call->key.data, call->key.len,
                                 (time_t) 0);
     }
-}
-
-
-/*
- * A write with persistence: one SQL transaction around the memcached
- * write (persist.c), committed once memcached and the index hold the
- * change.  When the commit itself fails, a new entry is taken back from
- * memcached; a deletion stays undone in SQL, where a read finds the entry
- * again; a change stays in memcached only, and that is logged.
- */
-
-static void
-ngx_http_woportal_store_persisted(memcached_st *mc,
-    ngx_http_woportal_call_t *call, ngx_log_t *log)
-{
-    ngx_int_t                     prc;
-    memcached_return_t            rc;
-    ngx_http_woportal_db_t       *db;
-    ngx_http_woportal_persist_t  *p;
-
-    p = call->persist;
-    db = p->db;
-
-    call->rc = MEMCACHED_FAILURE;
-    call->rc_text = "the database failed";
-
-    if (ngx_http_woportal_db_begin(db, log) != NGX_OK) {
-        return;
-    }
-
-    prc = (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE)
-          ? ngx_http_woportal_db_delete(db, p, log)
-          : ngx_http_woportal_db_put(db, p, log);
-
-    if (prc == NGX_ERROR) {
-        (void) ngx_http_woportal_db_end(db, 0, log);
-        return;
-    }
-
-    if (prc == NGX_BUSY) {
-        /* the database has the id (a create) or a newer version */
-        (void) ngx_http_woportal_db_end(db, 0, log);
-        call->rc = (call->op == NGX_HTTP_WOPORTAL_STORE_ADD)
-                   ? MEMCACHED_NOTSTORED : MEMCACHED_DATA_EXISTS;
-        call->rc_text = memcached_strerror(mc, call->rc);
-        return;
-    }
-
-    rc = ngx_http_woportal_store_write(mc, call);
-
-    if (rc == MEMCACHED_NOTFOUND
-        && call->op == NGX_HTTP_WOPORTAL_STORE_DELETE && prc == NGX_OK)
-    {
-        /* the entry was in the database only */
-        rc = MEMCACHED_SUCCESS;
-    }
-
-    call->rc = rc;
-    call->rc_text = memcached_strerror(mc, rc);
-
-    if (rc == MEMCACHED_SUCCESS
-        && call->op != NGX_HTTP_WOPORTAL_STORE_DELETE
-        && call->record.len)
-    {
-        ngx_http_woportal_store_index(mc, call, log);
-    }
-
-    if (call->rc != MEMCACHED_SUCCESS) {
-        (void) ngx_http_woportal_db_end(db, 0, log);
-        return;
-    }
-
-    if (ngx_http_woportal_db_end(db, 1, log) != NGX_OK) {
-        call->rc = MEMCACHED_FAILURE;
-        call->rc_text = "the database could not commit";
-
-        if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
-            (void) memcached_delete(mc, (char *) call->key.data,
-                                    call->key.len, (time_t) 0);
-
-        } else if (call->op == NGX_HTTP_WOPORTAL_STORE_CAS) {
-            ngx_log_error(NGX_LOG_ALERT, log, 0,
-                          "woportal: memcached holds a change of \"%V\" "
-                          "that the database could not commit",
-                          &call->key);
-        }
-
-        return;
-    }
-
-    if (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE && call->record.len) {
-        /* after the commit: a deletion undone must not be unlisted */
-        ngx_http_woportal_store_index(mc, call, log);
-    }
-}
-
-
-/*
- * A get that missed: the entry is read from the database and put back
- * into memcached (with add: a write in between wins), then got again for
- * its CAS.
- */
-
-static memcached_return_t
-ngx_http_woportal_store_read_through(memcached_st *mc,
-    ngx_http_woportal_call_t *call, ngx_log_t *log)
-{
-    ngx_int_t                     prc;
-    ngx_str_t                     doc;
-    memcached_return_t            rc;
-    ngx_http_woportal_persist_t  *p;
-
-    p = call->persist;
-
-    prc = ngx_http_woportal_db_load(p->db, &p->prefix, p->id, &doc, log);
-
-    if (prc == NGX_DECLINED) {
-        return MEMCACHED_NOTFOUND;
-    }
-
-    if (prc != NGX_OK) {
-        return MEMCACHED_FAILURE;
-    }
-
-    rc = memcached_add(mc, (char *) call->key.data, call->key.len,
-                       (char *) doc.data, doc.len, (time_t) 0,
-                       NGX_HTTP_WOPORTAL_FORMAT_JSON);
-
-    free(doc.data);
-
-    if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTSTORED
-        && rc != MEMCACHED_DATA_EXISTS)
-    {
-        return rc;
-    }
-
-    return ngx_http_woportal_store_gets(mc, call);
 }
 
 
@@ -879,8 +745,20 @@ ngx_http_woportal_store_index(memcached_st *mc, ngx_http_woportal_call_t *call,
 {
     memcached_return_t  rc;
 
+    /*
+     * async persistence: a shard this write had to make again was lost,
+     * and lists rebuild the index from SQL
+     */
+
     call->index_rc = ngx_http_woportal_store_append(mc, &call->index_key,
-                                                    &call->record, log);
+                                                    &call->record,
+                                                    call->index_gen ? 2 : 1,
+                                                    log);
+
+    if (call->index_rc == NGX_DONE) {
+        (void) ngx_http_woportal_store_distrust(mc, call->index_gen, log);
+        call->index_rc = NGX_OK;
+    }
 
     if (call->index_rc == NGX_OK
         || call->op != NGX_HTTP_WOPORTAL_STORE_ADD)
@@ -899,13 +777,14 @@ ngx_http_woportal_store_index(memcached_st *mc, ngx_http_woportal_call_t *call,
 
 
 /*
- * Runs in a pool thread: appends an index record to its shard, making the
- * shard when it is missing, and compacting it when it is full.
+ * Runs in a pool thread: appends an index record to its shard, compacting
+ * it when it is full.  A missing shard is made when create is 1; when
+ * create is 2, NGX_DONE tells it was; when create is 0, NGX_DECLINED.
  */
 
 ngx_int_t
 ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
-    ngx_str_t *record, ngx_log_t *log)
+    ngx_str_t *record, ngx_uint_t create, ngx_log_t *log)
 {
     ngx_int_t           crc;
     ngx_uint_t          i;
@@ -926,14 +805,28 @@ ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
             /*
              * memcached refuses an append to a missing key and one that
              * would make the item too large alike: no shard yet, and the
-             * first record makes it; or a full one, to compact
+             * first record makes it; or a full one, to compact.  With
+             * persistence a missing shard was lost (list.c makes every
+             * shard): made again here it would hold this record alone
+             * and look whole
              */
+            if (!create) {
+                /* compacting tells a full shard from a missing one */
+                crc = ngx_http_woportal_store_compact(mc, key, record, 0,
+                                                      log);
+                if (crc != NGX_BUSY) {
+                    return crc;
+                }
+
+                continue;
+            }
+
             rc = memcached_add(mc, (char *) key->data, key->len,
                                (char *) record->data, record->len,
                                (time_t) 0, NGX_HTTP_WOPORTAL_FORMAT_INDEX);
 
             if (rc == MEMCACHED_SUCCESS) {
-                return NGX_OK;
+                return (create == 2) ? NGX_DONE : NGX_OK;
             }
 
             if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS) {
@@ -952,7 +845,7 @@ ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
          * compacting is right either way, being a CAS.
          */
 
-        crc = ngx_http_woportal_store_compact(mc, key, record, log);
+        crc = ngx_http_woportal_store_compact(mc, key, record, create, log);
 
         if (crc != NGX_BUSY) {
             return crc;
@@ -971,7 +864,7 @@ ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
 
 static ngx_int_t
 ngx_http_woportal_store_compact(memcached_st *mc, ngx_str_t *key,
-    ngx_str_t *record, ngx_log_t *log)
+    ngx_str_t *record, ngx_uint_t create, ngx_log_t *log)
 {
     u_char                     *p;
     ngx_int_t                   rc;
@@ -993,8 +886,8 @@ ngx_http_woportal_store_compact(memcached_st *mc, ngx_str_t *key,
     }
 
     if (!v.found) {
-        /* evicted or compacted away meanwhile: append again */
-        rc = NGX_BUSY;
+        /* evicted or compacted away meanwhile: append again, or lost */
+        rc = create ? NGX_BUSY : NGX_DECLINED;
         goto done;
     }
 
@@ -1105,19 +998,18 @@ ngx_http_woportal_store_put(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
  */
 
 ngx_int_t
-ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
-    ngx_str_t *value, uint64_t cas, ngx_log_t *log)
+ngx_http_woportal_store_cas(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
+    ngx_str_t *value, uint32_t flags, uint64_t cas, ngx_log_t *log)
 {
     memcached_return_t  rc;
 
     rc = memcached_cas(mc, (char *) key->data, key->len,
                        (char *) value->data, value->len, (time_t) 0,
-                       NGX_HTTP_WOPORTAL_FORMAT_INDEX, cas);
+                       flags, cas);
 
     switch (rc) {
 
     case MEMCACHED_SUCCESS:
-        ngx_http_woportal_metrics_compacted();
         return NGX_OK;
 
     case MEMCACHED_DATA_EXISTS:
@@ -1133,6 +1025,46 @@ ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
                       key, memcached_strerror(mc, rc));
         return NGX_ERROR;
     }
+}
+
+
+/* Runs in a pool thread: a new expiry time of an item: NGX_OK, NGX_ERROR */
+
+ngx_int_t
+ngx_http_woportal_store_touch(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
+    time_t exptime, ngx_log_t *log)
+{
+    memcached_return_t  rc;
+
+    rc = memcached_touch(mc, (char *) key->data, key->len, exptime);
+
+    if (rc != MEMCACHED_SUCCESS) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: memcached touch of \"%V\" failed: %s",
+                      key, memcached_strerror(mc, rc));
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the same, of an index shard */
+
+ngx_int_t
+ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
+    ngx_str_t *value, uint64_t cas, ngx_log_t *log)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_woportal_store_cas(mc, key, value,
+                                     NGX_HTTP_WOPORTAL_FORMAT_INDEX, cas, log);
+
+    if (rc == NGX_OK) {
+        ngx_http_woportal_metrics_compacted();
+    }
+
+    return rc;
 }
 
 
@@ -1283,19 +1215,23 @@ ngx_http_woportal_store_server_keys(ngx_http_woportal_mc_t *mc,
  * A get that also returns the item's CAS: memcached_get() does not.  The
  * result struct is our own (one the library allocates is freed by the
  * library at the end of the results), and the results are read to their
- * end so the connection stays in step.
+ * end so the connection stays in step.  *value is malloc()ed.
  */
 
 static memcached_return_t
-ngx_http_woportal_store_gets(memcached_st *mc, ngx_http_woportal_call_t *call)
+ngx_http_woportal_store_get1(memcached_st *mc, ngx_str_t *k, char **value,
+    size_t *value_len, uint32_t *flags, uint64_t *cas)
 {
     size_t                len;
     const char           *key;
     memcached_return_t    rc, frc;
     memcached_result_st   res;
 
-    key = (const char *) call->key.data;
-    len = call->key.len;
+    key = (const char *) k->data;
+    len = k->len;
+
+    *value = NULL;
+    *value_len = 0;
 
     rc = memcached_mget(mc, &key, &len, 1);
     if (rc != MEMCACHED_SUCCESS) {
@@ -1307,29 +1243,29 @@ ngx_http_woportal_store_gets(memcached_st *mc, ngx_http_woportal_call_t *call)
     }
 
     rc = MEMCACHED_NOTFOUND;
+    frc = MEMCACHED_END;
 
     while (memcached_fetch_result(mc, &res, &frc) != NULL) {
 
-        if (call->mc_value || rc != MEMCACHED_NOTFOUND) {
+        if (*value || rc != MEMCACHED_NOTFOUND) {
             continue;
         }
 
-        call->mc_value_len = memcached_result_length(&res);
-        call->mc_value = malloc(call->mc_value_len + 1);
+        *value_len = memcached_result_length(&res);
+        *value = malloc(*value_len + 1);
 
-        if (call->mc_value == NULL) {
+        if (*value == NULL) {
             rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
             continue;
         }
 
-        if (call->mc_value_len) {
+        if (*value_len) {
             /* an empty value is NULL */
-            memcpy(call->mc_value, memcached_result_value(&res),
-                   call->mc_value_len);
+            memcpy(*value, memcached_result_value(&res), *value_len);
         }
 
-        call->fetched_flags = memcached_result_flags(&res);
-        call->cas = memcached_result_cas(&res);
+        *flags = memcached_result_flags(&res);
+        *cas = memcached_result_cas(&res);
         rc = MEMCACHED_SUCCESS;
     }
 
@@ -1339,6 +1275,9 @@ ngx_http_woportal_store_gets(memcached_st *mc, ngx_http_woportal_call_t *call)
         && frc != MEMCACHED_NOTFOUND)
     {
         /* the connection failed before the end of the results */
+        free(*value);
+        *value = NULL;
+        *value_len = 0;
         return frc;
     }
 
@@ -1346,7 +1285,139 @@ ngx_http_woportal_store_gets(memcached_st *mc, ngx_http_woportal_call_t *call)
 }
 
 
-static memcached_st *
+static memcached_return_t
+ngx_http_woportal_store_gets(memcached_st *mc, ngx_http_woportal_call_t *call)
+{
+    return ngx_http_woportal_store_get1(mc, &call->key, &call->mc_value,
+                                        &call->mc_value_len,
+                                        &call->fetched_flags, &call->cas);
+}
+
+
+/*
+ * Runs in a pool thread: one item, *value malloc()ed.  NGX_OK;
+ * NGX_DECLINED when it is missing; NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_woportal_store_fetch(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
+    ngx_str_t *value, uint32_t *flags, uint64_t *cas, ngx_log_t *log)
+{
+    char                *v;
+    size_t               len;
+    memcached_return_t   rc;
+
+    rc = ngx_http_woportal_store_get1(mc, key, &v, &len, flags, cas);
+
+    switch (rc) {
+
+    case MEMCACHED_SUCCESS:
+        value->data = (u_char *) v;
+        value->len = len;
+        return NGX_OK;
+
+    case MEMCACHED_NOTFOUND:
+        return NGX_DECLINED;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: memcached get of \"%V\" failed: %s",
+                      key, memcached_strerror(mc, rc));
+        return NGX_ERROR;
+    }
+}
+
+
+/*
+ * A get that missed, or found another reader's lease: SQL answers
+ * (persist.c), and fills memcached when that is safe.
+ */
+
+static memcached_return_t
+ngx_http_woportal_store_read_through(memcached_st *mc,
+    ngx_http_woportal_call_t *call, ngx_log_t *log)
+{
+    uint32_t   flags;
+    uint64_t   cas;
+    ngx_int_t  rc;
+    ngx_str_t  value;
+
+    if (call->mc_value) {
+        free(call->mc_value);
+        call->mc_value = NULL;
+        call->mc_value_len = 0;
+    }
+
+    rc = ngx_http_woportal_db_read_through(mc, call->persist, &call->key,
+                                           &value, &flags, &cas, log);
+
+    if (rc == NGX_DECLINED) {
+        return MEMCACHED_NOTFOUND;
+    }
+
+    if (rc != NGX_OK) {
+        return MEMCACHED_FAILURE;
+    }
+
+    call->mc_value = (char *) value.data;
+    call->mc_value_len = value.len;
+    call->fetched_flags = flags;
+    call->cas = cas;
+
+    return MEMCACHED_SUCCESS;
+}
+
+
+/*
+ * Runs in a pool thread: the marks of a whole index are deleted, so that
+ * the next list rebuilds it from SQL (list.c).
+ */
+
+ngx_int_t
+ngx_http_woportal_store_distrust(ngx_http_woportal_mc_t *mc, ngx_str_t *gen,
+    ngx_log_t *log)
+{
+    ngx_int_t            rc;
+    ngx_str_t           *keys;
+    ngx_uint_t           i, n;
+    ngx_pool_t          *pool;
+    memcached_return_t   mrc;
+
+    pool = ngx_create_pool(1024, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+
+    keys = ngx_http_woportal_store_server_keys(mc, gen, pool, &n);
+
+    if (keys == NULL) {
+        rc = NGX_ERROR;
+        n = 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        mrc = memcached_delete(mc, (char *) keys[i].data, keys[i].len,
+                               (time_t) 0);
+
+        if (mrc != MEMCACHED_SUCCESS && mrc != MEMCACHED_NOTFOUND) {
+            rc = NGX_ERROR;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "woportal: the list index \"%V\" misses a record; the "
+                  "next list rebuilds it from the database%s", gen,
+                  rc == NGX_OK ? "" : " once memcached answers");
+
+    ngx_destroy_pool(pool);
+
+    return rc;
+}
+
+
+ngx_http_woportal_mc_t *
 ngx_http_woportal_store_conn(ngx_http_woportal_store_t *store)
 {
     void          **slot;
@@ -1403,7 +1474,7 @@ ngx_http_woportal_store_event(ngx_event_t *ev)
 
 /* on the event loop: a call's outcome, handed to its done handler */
 
-static void
+void
 ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call)
 {
     ngx_http_request_t            *r;
@@ -1481,9 +1552,13 @@ ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call)
         break;
 
     case MEMCACHED_DATA_EXISTS:
-        /* add (binary protocol): the key is taken; cas: a newer write */
-        call->result = (call->op == NGX_HTTP_WOPORTAL_STORE_CAS) ? NGX_BUSY
-                                                                 : NGX_DECLINED;
+        /*
+         * add (binary protocol): the key is taken; cas, or a conditional
+         * delete (commit.c): a newer write
+         */
+        call->result = (call->op == NGX_HTTP_WOPORTAL_STORE_CAS
+                        || call->op == NGX_HTTP_WOPORTAL_STORE_DELETE)
+                       ? NGX_BUSY : NGX_DECLINED;
         break;
 
     default:

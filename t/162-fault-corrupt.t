@@ -208,6 +208,9 @@ main::mk('c');
 --- init
 main::mk('a');
 main::mk('b');
+# the first list makes the index (with persistence, writers never make a
+# shard: one they do not find was lost, and the index is rebuilt)
+main::expect(GET => $main::Base, undef, 200);
 main::append_garbage();
 main::mk('c');
 --- request eval

@@ -1,0 +1,513 @@
+
+/*
+ * The writes of woportal_persist_mode sync: SQL is the truth, memcached a
+ * cache of it, and a 2xx means committed.
+ *
+ * Group commit.  The writes a worker posts for one database while a
+ * transaction of its runs wait, and go together in the next one: one
+ * BEGIN and one COMMIT (one fsync) for all of them, each request answered
+ * once its batch has committed.  One transaction of a worker and database
+ * runs at a time, so SQLite's one writer lock is fought over by the
+ * workers, not by every pool thread.
+ *
+ * A batch, in a pool thread:
+ *
+ *     delete each changed entry's memcached item
+ *       -> BEGIN -> each write, guarded by its version -> COMMIT
+ *       -> delete each item again; a new entry's item is set
+ *       -> the index records
+ *
+ * The first delete makes sure memcached can be reached before anything
+ * is committed (a write it fails is 503 and changes nothing) and that
+ * the stale item is gone; the second ends any reader's lease taken
+ * meanwhile (persist.c: a row read before the commit is never filled
+ * after it).  No memcached call is made while the transaction holds the
+ * database: a stalled memcached never holds the database's lock.
+ *
+ * A write the database refuses for its version (another write came
+ * first, or the item the write was made from was stale) answers BUSY:
+ * the request reads the entry again, from SQL since its item is gone,
+ * and tries again.  A write of an entry the database no longer has
+ * answers NOTFOUND.  A statement that fails rolls the whole batch back:
+ * every write of it is 503.
+ *
+ * An index record that cannot be appended after the commit (memcached
+ * failed, or lost the shard) leaves the index untrusted: the next list
+ * rebuilds it from SQL (list.c).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <libmemcached/memcached.h>
+#include "ngx_http_woportal.h"
+
+
+/* the most writes in one transaction */
+#define NGX_HTTP_WOPORTAL_COMMIT_MAX  256
+
+
+typedef struct ngx_http_woportal_commit_s  ngx_http_woportal_commit_t;
+
+/* the writes of a worker for one database and pool */
+struct ngx_http_woportal_commit_s {
+    ngx_http_woportal_db_t       *db;
+    ngx_thread_pool_t            *tp;
+    ngx_http_woportal_call_t     *first;     /* waiting */
+    ngx_http_woportal_call_t    **last;
+    ngx_http_woportal_call_t     *batch;     /* in the transaction */
+    ngx_thread_task_t             task;
+    ngx_event_t                   flush;
+    ngx_http_woportal_commit_t   *next;
+
+    /* the pool thread's, while the task runs */
+    ngx_http_woportal_store_t    *failed;    /* memcached after a commit */
+    ngx_str_t                    *distrust;  /* an index to rebuild */
+    ngx_http_woportal_store_t    *distrust_store;
+
+    unsigned                      running:1;
+};
+
+
+static ngx_http_woportal_commit_t *ngx_http_woportal_commit_get(
+    ngx_http_woportal_db_t *db, ngx_thread_pool_t *tp);
+static void ngx_http_woportal_commit_flush(ngx_event_t *ev);
+static void ngx_http_woportal_commit_thread(void *data, ngx_log_t *log);
+static ngx_uint_t ngx_http_woportal_commit_invalidate(
+    ngx_http_woportal_call_t *call, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_commit_write(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_call_t *call, ngx_log_t *log);
+static void ngx_http_woportal_commit_after(ngx_http_woportal_commit_t *c,
+    ngx_http_woportal_call_t *call, ngx_log_t *log);
+static void ngx_http_woportal_commit_fail(ngx_http_woportal_call_t *first,
+    const char *text);
+static void ngx_http_woportal_commit_done(ngx_event_t *ev);
+
+
+static ngx_http_woportal_commit_t  *ngx_http_woportal_commits;
+
+
+/* on the event loop: a write joins the next transaction */
+
+ngx_int_t
+ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
+    ngx_thread_pool_t *tp)
+{
+    ngx_http_woportal_commit_t  *c;
+
+    c = ngx_http_woportal_commit_get(call->persist->db, tp);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->rc = MEMCACHED_SUCCESS;
+    call->rc_text = NULL;
+    call->index_rc = NGX_OK;
+    call->run_rc = NGX_OK;
+    call->mc_value = NULL;
+    call->mc_value_len = 0;
+    call->fetched_flags = 0;
+    call->posted = ngx_http_woportal_metrics_clock();
+
+    call->next = NULL;
+    *c->last = call;
+    c->last = &call->next;
+
+    if (!c->running && !c->flush.posted) {
+        /* once the event loop has handled all the events it was given */
+        ngx_post_event(&c->flush, &ngx_posted_events);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, call->request->connection->log, 0,
+                   "woportal: \"%V\" waits for a commit", &call->key);
+
+    ngx_http_woportal_store_wait(call);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_woportal_commit_t *
+ngx_http_woportal_commit_get(ngx_http_woportal_db_t *db,
+    ngx_thread_pool_t *tp)
+{
+    ngx_http_woportal_commit_t  *c;
+
+    for (c = ngx_http_woportal_commits; c; c = c->next) {
+        if (c->db == db && c->tp == tp) {
+            return c;
+        }
+    }
+
+    c = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_woportal_commit_t));
+    if (c == NULL) {
+        return NULL;
+    }
+
+    c->db = db;
+    c->tp = tp;
+    c->last = &c->first;
+
+    c->task.ctx = c;
+    c->task.handler = ngx_http_woportal_commit_thread;
+    c->task.event.data = c;
+    c->task.event.handler = ngx_http_woportal_commit_done;
+
+    c->flush.data = c;
+    c->flush.handler = ngx_http_woportal_commit_flush;
+    c->flush.log = ngx_cycle->log;
+
+    c->next = ngx_http_woportal_commits;
+    ngx_http_woportal_commits = c;
+
+    return c;
+}
+
+
+/* the writes waiting go to a pool thread, as one transaction */
+
+static void
+ngx_http_woportal_commit_flush(ngx_event_t *ev)
+{
+    ngx_http_woportal_commit_t *c = ev->data;
+
+    ngx_uint_t                 n;
+    ngx_http_woportal_call_t  *call, **last;
+
+    if (c->running || c->first == NULL) {
+        return;
+    }
+
+    n = 0;
+    last = &c->first;
+
+    for (call = c->first; call && n < NGX_HTTP_WOPORTAL_COMMIT_MAX;
+         call = call->next)
+    {
+        last = &call->next;
+        n++;
+    }
+
+    c->batch = c->first;
+    c->first = *last;
+    *last = NULL;
+
+    if (c->first == NULL) {
+        c->last = &c->first;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "woportal: a transaction of %ui writes", n);
+
+    c->running = 1;
+
+    if (ngx_thread_task_post(c->tp, &c->task) == NGX_OK) {
+        return;
+    }
+
+    /* the queue is full (nginx has logged it): 503, nothing was changed */
+
+    ngx_http_woportal_commit_fail(c->batch, "the thread pool's queue is full");
+
+    ngx_http_woportal_commit_done(&c->task.event);
+}
+
+
+/* a pool thread: touches nothing but the calls, memcached and SQL */
+
+static void
+ngx_http_woportal_commit_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_woportal_commit_t *c = data;
+
+    uint64_t                   waited, now;
+    ngx_int_t                  rc;
+    ngx_uint_t                 n, in;
+    memcached_st              *mc;
+    ngx_http_woportal_db_t    *db;
+    ngx_http_woportal_call_t  *call;
+
+    db = c->db;
+    now = ngx_http_woportal_metrics_clock();
+    in = 0;
+
+    c->failed = NULL;
+
+    if (c->distrust) {
+        /* an index record a batch before could not append */
+        mc = ngx_http_woportal_store_conn(c->distrust_store);
+
+        if (mc && ngx_http_woportal_store_distrust(mc, c->distrust, log)
+                  == NGX_OK)
+        {
+            c->distrust = NULL;
+        }
+    }
+
+    for (call = c->batch; call; call = call->next) {
+
+        /* the time bound: a write that waited its whole time is 503 */
+
+        waited = now - call->posted;
+
+        if (waited > (uint64_t) db->timeout * 1000) {
+            call->rc = MEMCACHED_TIMEOUT;
+            call->rc_text = "the write waited too long for the database";
+            continue;
+        }
+
+        in += ngx_http_woportal_commit_invalidate(call, log);
+    }
+
+    if (in == 0) {
+        return;
+    }
+
+    if (ngx_http_woportal_db_begin(db, log) != NGX_OK) {
+        ngx_http_woportal_commit_fail(c->batch, "the database failed");
+        return;
+    }
+
+    for (call = c->batch; call; call = call->next) {
+        if (call->rc != MEMCACHED_SUCCESS) {
+            continue;
+        }
+
+        rc = ngx_http_woportal_commit_write(db, call, log);
+
+        if (rc == NGX_ERROR) {
+            (void) ngx_http_woportal_db_end(db, 0, log);
+            ngx_http_woportal_commit_fail(c->batch, "the database failed");
+            return;
+        }
+    }
+
+    if (ngx_http_woportal_db_end(db, 1, log) != NGX_OK) {
+        ngx_http_woportal_commit_fail(c->batch,
+                                      "the database could not commit");
+        return;
+    }
+
+    n = 0;
+
+    for (call = c->batch; call; call = call->next) {
+        if (call->rc == MEMCACHED_SUCCESS) {
+            ngx_http_woportal_commit_after(c, call, log);
+            n++;
+        }
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "woportal: %ui writes committed", n);
+}
+
+
+/*
+ * Before the transaction: the item of a changed entry is deleted.  0 when
+ * memcached failed (the call is 503: nothing will be changed).
+ */
+
+static ngx_uint_t
+ngx_http_woportal_commit_invalidate(ngx_http_woportal_call_t *call,
+    ngx_log_t *log)
+{
+    memcached_st        *mc;
+    memcached_return_t   rc;
+
+    mc = ngx_http_woportal_store_conn(call->store);
+
+    if (mc == NULL) {
+        call->rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+        call->rc_text = "cannot create a libmemcached handle";
+        return 0;
+    }
+
+    if (call->store->failed
+        && call->store->failed >= call->posted)
+    {
+        /* it failed for a write of this batch: not waited for again */
+        call->rc = MEMCACHED_TIMEOUT;
+        call->rc_text = "memcached failed for another write of the batch";
+        return 0;
+    }
+
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
+        /* a new id: no item to delete */
+        return 1;
+    }
+
+    rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
+                          (time_t) 0);
+
+    if (rc == MEMCACHED_NOTFOUND) {
+        rc = MEMCACHED_SUCCESS;
+    }
+
+    call->rc = rc;
+    call->rc_text = memcached_strerror(mc, rc);
+
+    ngx_http_woportal_store_health(call);
+
+    return (rc == MEMCACHED_SUCCESS);
+}
+
+
+/*
+ * A write in the transaction: NGX_OK, with call->rc telling whether it
+ * was made; NGX_ERROR when the database failed.
+ */
+
+static ngx_int_t
+ngx_http_woportal_commit_write(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_call_t *call, ngx_log_t *log)
+{
+    ngx_int_t  rc;
+
+    rc = (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE)
+         ? ngx_http_woportal_db_delete(db, call->persist, log)
+         : ngx_http_woportal_db_put(db, call->persist, log);
+
+    switch (rc) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_BUSY:
+        /* a create: the id is taken; else a newer version is there */
+        call->rc = (call->op == NGX_HTTP_WOPORTAL_STORE_ADD)
+                   ? MEMCACHED_NOTSTORED : MEMCACHED_DATA_EXISTS;
+        call->rc_text = "the database holds another version";
+        break;
+
+    case NGX_DECLINED:
+        call->rc = MEMCACHED_NOTFOUND;
+        call->rc_text = "the database has no such entry";
+        break;
+
+    default:
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * After the commit: the item is deleted again (a new entry's is set), and
+ * the index learns the change.  The change is committed whatever fails
+ * here: the request is answered 2xx.
+ */
+
+static void
+ngx_http_woportal_commit_after(ngx_http_woportal_commit_t *c,
+    ngx_http_woportal_call_t *call, ngx_log_t *log)
+{
+    memcached_st        *mc;
+    memcached_return_t   rc;
+
+    mc = ngx_http_woportal_store_conn(call->store);
+
+    if (mc == NULL || c->failed == call->store) {
+        /* not waited for again: the index is rebuilt once it answers */
+        rc = MEMCACHED_FAILURE;
+        goto failed;
+    }
+
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
+        /* no older version of a new id exists to be served instead */
+        rc = memcached_set(mc, (char *) call->key.data, call->key.len,
+                           (char *) call->value.data, call->value.len,
+                           (time_t) 0, call->flags);
+
+    } else {
+        rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
+                              (time_t) 0);
+
+        if (rc == MEMCACHED_NOTFOUND) {
+            rc = MEMCACHED_SUCCESS;
+        }
+    }
+
+    if (rc != MEMCACHED_SUCCESS) {
+        goto failed;
+    }
+
+    if (call->record.len
+        && ngx_http_woportal_store_append(mc, &call->index_key,
+                                          &call->record, 0, log)
+           != NGX_OK
+        && ngx_http_woportal_store_distrust(mc, call->index_gen, log)
+           != NGX_OK)
+    {
+        rc = MEMCACHED_FAILURE;
+        goto failed;
+    }
+
+    return;
+
+failed:
+
+    /*
+     * Committed: the request is answered 2xx all the same.  The item was
+     * deleted before the transaction: only a lease taken since can be
+     * left, and it expires; the index may miss the record, so it is
+     * distrusted as soon as memcached answers
+     */
+
+    if (c->failed != call->store) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: \"%V\" is committed but memcached failed "
+                      "after the commit: %s", &call->key,
+                      mc ? memcached_strerror(mc, rc) : "no handle");
+    }
+
+    c->failed = call->store;
+
+    if (call->index_gen) {
+        c->distrust = call->index_gen;
+        c->distrust_store = call->store;
+    }
+}
+
+
+/* every write of the batch not already refused is 503 */
+
+static void
+ngx_http_woportal_commit_fail(ngx_http_woportal_call_t *first,
+    const char *text)
+{
+    ngx_http_woportal_call_t  *call;
+
+    for (call = first; call; call = call->next) {
+        if (call->rc == MEMCACHED_SUCCESS) {
+            call->rc = MEMCACHED_FAILURE;
+            call->rc_text = text;
+        }
+    }
+}
+
+
+/* on the event loop: the batch is answered, and the next one goes */
+
+static void
+ngx_http_woportal_commit_done(ngx_event_t *ev)
+{
+    ngx_http_woportal_commit_t *c = ev->data;
+
+    ngx_http_woportal_call_t  *call, *next;
+
+    call = c->batch;
+    c->batch = NULL;
+    c->running = 0;
+
+    if (c->first && !c->flush.posted) {
+        ngx_post_event(&c->flush, &ngx_posted_events);
+    }
+
+    for ( /* void */ ; call; call = next) {
+        /* a call's request may be freed by its done handler */
+        next = call->next;
+        ngx_http_woportal_store_complete(call);
+    }
+}
