@@ -849,6 +849,6 @@ ngx_http_woportal_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_woportal_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_woportal_later_exit(cycle);
+    ngx_http_woportal_async_exit(cycle);
     ngx_http_woportal_slots_exit(ngx_http_woportal_db_free);
 }

@@ -301,7 +301,7 @@ typedef struct {
     ngx_msec_t                   timeout;
     ngx_uint_t                   index;
     ngx_http_woportal_backend_t *backend;   /* databases only */
-    void                        *later;     /* the worker's queue: later.c */
+    void                        *later;     /* the worker's queue: async.c */
     ngx_atomic_t                 failed;    /* memcached: when a call last
                                                failed to reach it (us of
                                                metrics_clock()); 0 */
@@ -462,6 +462,9 @@ struct ngx_http_woportal_call_s {
     ngx_str_t                      record;
     ngx_str_t                     *index_gen; /* persistence: the marks
                                                  of a whole index */
+    ngx_str_t                     *distrust;  /* commit.c: an index to
+                                                 rebuild */
+    ngx_thread_pool_t             *task_pool; /* commit.c */
 
     /*
      * in (cas) and out (get): the CAS of the item.
@@ -478,7 +481,6 @@ struct ngx_http_woportal_call_s {
     int                            rc;
     const char                    *rc_text;
     ngx_int_t                      index_rc;  /* the append: NGX_OK... */
-    ngx_int_t                      run_rc;
     char                          *mc_value;  /* malloc()ed */
     size_t                         mc_value_len;
 
@@ -652,6 +654,7 @@ ngx_http_woportal_mc_t *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
 void ngx_http_woportal_store_wait(ngx_http_woportal_call_t *call);
 void ngx_http_woportal_store_health(ngx_http_woportal_call_t *call);
+ngx_uint_t ngx_http_woportal_store_stale(ngx_http_woportal_call_t *call);
 void ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call);
 ngx_int_t ngx_http_woportal_store_put(ngx_http_woportal_mc_t *mc,
     ngx_str_t *key, ngx_str_t *value, uint32_t flags, ngx_uint_t add,
@@ -685,12 +688,12 @@ ngx_int_t ngx_http_woportal_db_read_through(ngx_http_woportal_mc_t *mc,
 ngx_int_t ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
     ngx_thread_pool_t *tp);
 
-/* later.c: the queue of woportal_persist_mode async */
-ngx_uint_t ngx_http_woportal_later_room(ngx_http_woportal_db_t *db,
+/* async.c: the queue of woportal_persist_mode async */
+ngx_uint_t ngx_http_woportal_async_room(ngx_http_woportal_db_t *db,
     ngx_uint_t max);
-ngx_int_t ngx_http_woportal_later(ngx_http_woportal_persist_t *p,
+ngx_int_t ngx_http_woportal_async_queue(ngx_http_woportal_persist_t *p,
     ngx_thread_pool_t *tp, ngx_uint_t max, ngx_log_t *log);
-void ngx_http_woportal_later_exit(ngx_cycle_t *cycle);
+void ngx_http_woportal_async_exit(ngx_cycle_t *cycle);
 
 /* threads.c */
 typedef void (*ngx_http_woportal_release_pt)(ngx_uint_t i, void *handle);

@@ -3,37 +3,40 @@
  * The writes of woportal_persist_mode sync: SQL is the truth, memcached a
  * cache of it, and a 2xx means committed.
  *
- * Group commit.  The writes a worker posts for one database while a
+ *     before: delete the entry's memcached item      (a task of its own)
+ *     commit: BEGIN -> the writes, each guarded by its version -> COMMIT
+ *                                                    (a task a batch)
+ *     after:  delete the item again (a new entry's is set), append the
+ *             index record                           (a task of its own)
+ *
+ * Group commit.  The writes a worker has ready for one database while a
  * transaction of its runs wait, and go together in the next one: one
  * BEGIN and one COMMIT (one fsync) for all of them, each request answered
  * once its batch has committed.  One transaction of a worker and database
  * runs at a time, so SQLite's one writer lock is fought over by the
- * workers, not by every pool thread.
- *
- * A batch, in a pool thread:
- *
- *     delete each changed entry's memcached item
- *       -> BEGIN -> each write, guarded by its version -> COMMIT
- *       -> delete each item again; a new entry's item is set
- *       -> the index records
+ * workers, not by every pool thread.  The memcached calls before and
+ * after run in tasks of their own, side by side in the pool: a round trip
+ * each, they would make one transaction's writes wait for each other.
  *
  * The first delete makes sure memcached can be reached before anything
- * is committed (a write it fails is 503 and changes nothing) and that
- * the stale item is gone; the second ends any reader's lease taken
- * meanwhile (persist.c: a row read before the commit is never filled
- * after it).  No memcached call is made while the transaction holds the
- * database: a stalled memcached never holds the database's lock.
+ * is committed (a write it fails is 503 and changes nothing) and that a
+ * stale item is gone; the second ends any reader's lease taken meanwhile
+ * (persist.c: a row read before the commit is never filled after it).  No
+ * memcached call is made while a transaction holds the database: a
+ * stalled memcached never holds the database's lock.
  *
  * A write the database refuses for its version (another write came
  * first, or the item the write was made from was stale) answers BUSY:
  * the request reads the entry again, from SQL since its item is gone,
- * and tries again.  A write of an entry the database no longer has
- * answers NOTFOUND.  A statement that fails rolls the whole batch back:
- * every write of it is 503.
+ * and tries again.  A conditional deletion of an entry the database no
+ * longer has answers BUSY too (the read tells 404); a plain one,
+ * NOTFOUND.  A statement that fails rolls the whole batch back: every
+ * write of it is 503.
  *
  * An index record that cannot be appended after the commit (memcached
- * failed, or lost the shard) leaves the index untrusted: the next list
- * rebuilds it from SQL (list.c).
+ * failed, or lost the shard) leaves the index untrusted: its marks are
+ * deleted, then or by the next write that reaches memcached, and the
+ * next list rebuilds it from SQL (list.c).
  */
 
 
@@ -59,36 +62,36 @@ struct ngx_http_woportal_commit_s {
     ngx_http_woportal_call_t     *batch;     /* in the transaction */
     ngx_thread_task_t             task;
     ngx_event_t                   flush;
-    ngx_http_woportal_commit_t   *next;
-
-    /* the pool thread's, while the task runs */
-    ngx_http_woportal_store_t    *failed;    /* memcached after a commit */
     ngx_str_t                    *distrust;  /* an index to rebuild */
-    ngx_http_woportal_store_t    *distrust_store;
-
+    ngx_http_woportal_commit_t   *next;
     unsigned                      running:1;
 };
 
 
 static ngx_http_woportal_commit_t *ngx_http_woportal_commit_get(
     ngx_http_woportal_db_t *db, ngx_thread_pool_t *tp);
+static ngx_int_t ngx_http_woportal_commit_task(ngx_http_woportal_call_t *call,
+    ngx_thread_pool_t *tp, void (*handler)(void *data, ngx_log_t *log),
+    ngx_event_handler_pt done);
+static void ngx_http_woportal_commit_before(void *data, ngx_log_t *log);
+static void ngx_http_woportal_commit_ready(ngx_event_t *ev);
+static void ngx_http_woportal_commit_queue(ngx_http_woportal_commit_t *c,
+    ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_commit_flush(ngx_event_t *ev);
 static void ngx_http_woportal_commit_thread(void *data, ngx_log_t *log);
-static ngx_uint_t ngx_http_woportal_commit_invalidate(
-    ngx_http_woportal_call_t *call, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_commit_write(ngx_http_woportal_db_t *db,
-    ngx_http_woportal_call_t *call, ngx_log_t *log);
-static void ngx_http_woportal_commit_after(ngx_http_woportal_commit_t *c,
     ngx_http_woportal_call_t *call, ngx_log_t *log);
 static void ngx_http_woportal_commit_fail(ngx_http_woportal_call_t *first,
     const char *text);
 static void ngx_http_woportal_commit_done(ngx_event_t *ev);
+static void ngx_http_woportal_commit_after(void *data, ngx_log_t *log);
+static void ngx_http_woportal_commit_answer(ngx_event_t *ev);
 
 
 static ngx_http_woportal_commit_t  *ngx_http_woportal_commits;
 
 
-/* on the event loop: a write joins the next transaction */
+/* on the event loop: a write starts; NGX_OK, or NGX_ERROR (nothing done) */
 
 ngx_int_t
 ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
@@ -104,23 +107,27 @@ ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
     call->rc = MEMCACHED_SUCCESS;
     call->rc_text = NULL;
     call->index_rc = NGX_OK;
-    call->run_rc = NGX_OK;
     call->mc_value = NULL;
     call->mc_value_len = 0;
     call->fetched_flags = 0;
     call->posted = ngx_http_woportal_metrics_clock();
+    call->distrust = NULL;
+    call->task_pool = tp;
 
-    call->next = NULL;
-    *c->last = call;
-    c->last = &call->next;
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
+        /* a new id: there is no item to delete first */
+        ngx_http_woportal_commit_queue(c, call);
 
-    if (!c->running && !c->flush.posted) {
-        /* once the event loop has handled all the events it was given */
-        ngx_post_event(&c->flush, &ngx_posted_events);
+    } else if (ngx_http_woportal_commit_task(call, tp,
+                                          ngx_http_woportal_commit_before,
+                                          ngx_http_woportal_commit_ready)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, call->request->connection->log, 0,
-                   "woportal: \"%V\" waits for a commit", &call->key);
+                   "woportal: \"%V\" goes to the database", &call->key);
 
     ngx_http_woportal_store_wait(call);
 
@@ -162,6 +169,113 @@ ngx_http_woportal_commit_get(ngx_http_woportal_db_t *db,
     ngx_http_woportal_commits = c;
 
     return c;
+}
+
+
+/* a call's own task: its memcached calls before or after the commit */
+
+static ngx_int_t
+ngx_http_woportal_commit_task(ngx_http_woportal_call_t *call,
+    ngx_thread_pool_t *tp, void (*handler)(void *data, ngx_log_t *log),
+    ngx_event_handler_pt done)
+{
+    ngx_thread_task_t  *task;
+
+    task = call->task;
+
+    if (task == NULL) {
+        task = ngx_thread_task_alloc(call->request->pool, 0);
+        if (task == NULL) {
+            return NGX_ERROR;
+        }
+
+        task->ctx = call;
+        task->event.data = call;
+
+        call->task = task;
+    }
+
+    task->handler = handler;
+    task->event.handler = done;
+
+    /* NGX_ERROR: the queue is full, nginx has logged it */
+
+    return ngx_thread_task_post(tp, task);
+}
+
+
+/*
+ * In a pool thread, before the transaction: the item of the entry is
+ * deleted.  call->rc tells whether memcached could be reached.
+ */
+
+static void
+ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
+{
+    ngx_http_woportal_call_t *call = data;
+
+    memcached_st        *mc;
+    memcached_return_t   rc;
+
+    if (ngx_http_woportal_store_stale(call)) {
+        return;
+    }
+
+    mc = ngx_http_woportal_store_conn(call->store);
+
+    if (mc == NULL) {
+        call->rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+        call->rc_text = "cannot create a libmemcached handle";
+        return;
+    }
+
+    rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
+                          (time_t) 0);
+
+    if (rc == MEMCACHED_NOTFOUND) {
+        rc = MEMCACHED_SUCCESS;
+    }
+
+    call->rc = rc;
+    call->rc_text = memcached_strerror(mc, rc);
+
+    ngx_http_woportal_store_health(call);
+}
+
+
+/* on the event loop: memcached was reached, or the write is answered */
+
+static void
+ngx_http_woportal_commit_ready(ngx_event_t *ev)
+{
+    ngx_http_woportal_call_t *call = ev->data;
+
+    ngx_http_woportal_commit_t  *c;
+
+    if (call->rc != MEMCACHED_SUCCESS) {
+        ngx_http_woportal_store_complete(call);
+        return;
+    }
+
+    /* made when the call was posted */
+    c = ngx_http_woportal_commit_get(call->persist->db, call->task_pool);
+
+    ngx_http_woportal_commit_queue(c, call);
+}
+
+
+static void
+ngx_http_woportal_commit_queue(ngx_http_woportal_commit_t *c,
+    ngx_http_woportal_call_t *call)
+{
+    call->next = NULL;
+    *c->last = call;
+    c->last = &call->next;
+
+    if (!c->running && !c->flush.posted) {
+        /* once the event loop has handled all the events it was given */
+        ngx_post_event(&c->flush, &ngx_posted_events);
+    }
 }
 
 
@@ -214,53 +328,36 @@ ngx_http_woportal_commit_flush(ngx_event_t *ev)
 }
 
 
-/* a pool thread: touches nothing but the calls, memcached and SQL */
+/* a pool thread: one transaction, touching nothing but the calls and SQL */
 
 static void
 ngx_http_woportal_commit_thread(void *data, ngx_log_t *log)
 {
     ngx_http_woportal_commit_t *c = data;
 
-    uint64_t                   waited, now;
-    ngx_int_t                  rc;
-    ngx_uint_t                 n, in;
-    memcached_st              *mc;
+    uint64_t                   now;
+    ngx_uint_t                 n;
     ngx_http_woportal_db_t    *db;
     ngx_http_woportal_call_t  *call;
 
     db = c->db;
     now = ngx_http_woportal_metrics_clock();
-    in = 0;
-
-    c->failed = NULL;
-
-    if (c->distrust) {
-        /* an index record a batch before could not append */
-        mc = ngx_http_woportal_store_conn(c->distrust_store);
-
-        if (mc && ngx_http_woportal_store_distrust(mc, c->distrust, log)
-                  == NGX_OK)
-        {
-            c->distrust = NULL;
-        }
-    }
+    n = 0;
 
     for (call = c->batch; call; call = call->next) {
 
         /* the time bound: a write that waited its whole time is 503 */
 
-        waited = now - call->posted;
-
-        if (waited > (uint64_t) db->timeout * 1000) {
+        if (now - call->posted > (uint64_t) db->timeout * 1000) {
             call->rc = MEMCACHED_TIMEOUT;
             call->rc_text = "the write waited too long for the database";
             continue;
         }
 
-        in += ngx_http_woportal_commit_invalidate(call, log);
+        n++;
     }
 
-    if (in == 0) {
+    if (n == 0) {
         return;
     }
 
@@ -270,13 +367,9 @@ ngx_http_woportal_commit_thread(void *data, ngx_log_t *log)
     }
 
     for (call = c->batch; call; call = call->next) {
-        if (call->rc != MEMCACHED_SUCCESS) {
-            continue;
-        }
-
-        rc = ngx_http_woportal_commit_write(db, call, log);
-
-        if (rc == NGX_ERROR) {
+        if (call->rc == MEMCACHED_SUCCESS
+            && ngx_http_woportal_commit_write(db, call, log) != NGX_OK)
+        {
             (void) ngx_http_woportal_db_end(db, 0, log);
             ngx_http_woportal_commit_fail(c->batch, "the database failed");
             return;
@@ -289,67 +382,8 @@ ngx_http_woportal_commit_thread(void *data, ngx_log_t *log)
         return;
     }
 
-    n = 0;
-
-    for (call = c->batch; call; call = call->next) {
-        if (call->rc == MEMCACHED_SUCCESS) {
-            ngx_http_woportal_commit_after(c, call, log);
-            n++;
-        }
-    }
-
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "woportal: %ui writes committed", n);
-}
-
-
-/*
- * Before the transaction: the item of a changed entry is deleted.  0 when
- * memcached failed (the call is 503: nothing will be changed).
- */
-
-static ngx_uint_t
-ngx_http_woportal_commit_invalidate(ngx_http_woportal_call_t *call,
-    ngx_log_t *log)
-{
-    memcached_st        *mc;
-    memcached_return_t   rc;
-
-    mc = ngx_http_woportal_store_conn(call->store);
-
-    if (mc == NULL) {
-        call->rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-        call->rc_text = "cannot create a libmemcached handle";
-        return 0;
-    }
-
-    if (call->store->failed
-        && call->store->failed >= call->posted)
-    {
-        /* it failed for a write of this batch: not waited for again */
-        call->rc = MEMCACHED_TIMEOUT;
-        call->rc_text = "memcached failed for another write of the batch";
-        return 0;
-    }
-
-    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
-        /* a new id: no item to delete */
-        return 1;
-    }
-
-    rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
-                          (time_t) 0);
-
-    if (rc == MEMCACHED_NOTFOUND) {
-        rc = MEMCACHED_SUCCESS;
-    }
-
-    call->rc = rc;
-    call->rc_text = memcached_strerror(mc, rc);
-
-    ngx_http_woportal_store_health(call);
-
-    return (rc == MEMCACHED_SUCCESS);
+                   "woportal: a transaction of %ui writes committed", n);
 }
 
 
@@ -393,84 +427,6 @@ ngx_http_woportal_commit_write(ngx_http_woportal_db_t *db,
 }
 
 
-/*
- * After the commit: the item is deleted again (a new entry's is set), and
- * the index learns the change.  The change is committed whatever fails
- * here: the request is answered 2xx.
- */
-
-static void
-ngx_http_woportal_commit_after(ngx_http_woportal_commit_t *c,
-    ngx_http_woportal_call_t *call, ngx_log_t *log)
-{
-    memcached_st        *mc;
-    memcached_return_t   rc;
-
-    mc = ngx_http_woportal_store_conn(call->store);
-
-    if (mc == NULL || c->failed == call->store) {
-        /* not waited for again: the index is rebuilt once it answers */
-        rc = MEMCACHED_FAILURE;
-        goto failed;
-    }
-
-    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
-        /* no older version of a new id exists to be served instead */
-        rc = memcached_set(mc, (char *) call->key.data, call->key.len,
-                           (char *) call->value.data, call->value.len,
-                           (time_t) 0, call->flags);
-
-    } else {
-        rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
-                              (time_t) 0);
-
-        if (rc == MEMCACHED_NOTFOUND) {
-            rc = MEMCACHED_SUCCESS;
-        }
-    }
-
-    if (rc != MEMCACHED_SUCCESS) {
-        goto failed;
-    }
-
-    if (call->record.len
-        && ngx_http_woportal_store_append(mc, &call->index_key,
-                                          &call->record, 0, log)
-           != NGX_OK
-        && ngx_http_woportal_store_distrust(mc, call->index_gen, log)
-           != NGX_OK)
-    {
-        rc = MEMCACHED_FAILURE;
-        goto failed;
-    }
-
-    return;
-
-failed:
-
-    /*
-     * Committed: the request is answered 2xx all the same.  The item was
-     * deleted before the transaction: only a lease taken since can be
-     * left, and it expires; the index may miss the record, so it is
-     * distrusted as soon as memcached answers
-     */
-
-    if (c->failed != call->store) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "woportal: \"%V\" is committed but memcached failed "
-                      "after the commit: %s", &call->key,
-                      mc ? memcached_strerror(mc, rc) : "no handle");
-    }
-
-    c->failed = call->store;
-
-    if (call->index_gen) {
-        c->distrust = call->index_gen;
-        c->distrust_store = call->store;
-    }
-}
-
-
 /* every write of the batch not already refused is 503 */
 
 static void
@@ -488,7 +444,11 @@ ngx_http_woportal_commit_fail(ngx_http_woportal_call_t *first,
 }
 
 
-/* on the event loop: the batch is answered, and the next one goes */
+/*
+ * On the event loop: the batch is over; the writes committed go on to
+ * their memcached calls after, the others are answered.  The next batch
+ * goes.
+ */
 
 static void
 ngx_http_woportal_commit_done(ngx_event_t *ev)
@@ -508,6 +468,117 @@ ngx_http_woportal_commit_done(ngx_event_t *ev)
     for ( /* void */ ; call; call = next) {
         /* a call's request may be freed by its done handler */
         next = call->next;
+
+        if (call->rc == MEMCACHED_SUCCESS) {
+            /* an index a write before could not mend goes with it */
+            call->distrust = c->distrust;
+            c->distrust = NULL;
+
+            if (ngx_http_woportal_commit_task(call, c->tp,
+                                            ngx_http_woportal_commit_after,
+                                            ngx_http_woportal_commit_answer)
+                == NGX_OK)
+            {
+                continue;
+            }
+
+            /* committed all the same: the index is rebuilt */
+            c->distrust = call->index_gen;
+        }
+
         ngx_http_woportal_store_complete(call);
     }
+}
+
+
+/*
+ * In a pool thread, after the commit: the item is deleted again (a new
+ * entry's is set), and the index learns the change.  The change is
+ * committed whatever fails here: the request is answered 2xx, and
+ * call->index_rc tells the index was not mended.
+ */
+
+static void
+ngx_http_woportal_commit_after(void *data, ngx_log_t *log)
+{
+    ngx_http_woportal_call_t *call = data;
+
+    memcached_st        *mc;
+    memcached_return_t   rc;
+
+    mc = ngx_http_woportal_store_conn(call->store);
+
+    if (mc == NULL) {
+        call->index_rc = NGX_ERROR;
+        return;
+    }
+
+    if (call->distrust
+        && ngx_http_woportal_store_distrust(mc, call->distrust, log)
+           == NGX_OK)
+    {
+        call->distrust = NULL;
+    }
+
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
+        /* no older version of a new id exists to be served instead */
+        rc = memcached_set(mc, (char *) call->key.data, call->key.len,
+                           (char *) call->value.data, call->value.len,
+                           (time_t) 0, call->flags);
+
+    } else {
+        rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
+                              (time_t) 0);
+
+        if (rc == MEMCACHED_NOTFOUND) {
+            rc = MEMCACHED_SUCCESS;
+        }
+    }
+
+    if (rc != MEMCACHED_SUCCESS) {
+        /*
+         * The item was deleted before the transaction: only a lease
+         * taken since can be left, and it expires
+         */
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: \"%V\" is committed but memcached failed "
+                      "after the commit: %s", &call->key,
+                      memcached_strerror(mc, rc));
+        call->index_rc = NGX_ERROR;
+        return;
+    }
+
+    if (call->record.len
+        && ngx_http_woportal_store_append(mc, &call->index_key,
+                                          &call->record, 0, log)
+           != NGX_OK
+        && ngx_http_woportal_store_distrust(mc, call->index_gen, log)
+           != NGX_OK)
+    {
+        call->index_rc = NGX_ERROR;
+    }
+}
+
+
+/* on the event loop: the write is answered */
+
+static void
+ngx_http_woportal_commit_answer(ngx_event_t *ev)
+{
+    ngx_http_woportal_call_t *call = ev->data;
+
+    ngx_http_woportal_commit_t  *c;
+
+    if (call->index_rc != NGX_OK || call->distrust) {
+        /* the next write that reaches memcached distrusts the index */
+        c = ngx_http_woportal_commit_get(call->persist->db, call->task_pool);
+
+        if (c) {
+            c->distrust = call->distrust ? call->distrust : call->index_gen;
+        }
+
+        call->index_rc = NGX_OK;
+    }
+
+    ngx_http_woportal_store_complete(call);
 }

@@ -346,7 +346,7 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
     if (wlcf->persist_mode == NGX_HTTP_WOPORTAL_ASYNC
         && (op == NGX_HTTP_WOPORTAL_STORE_ADD
             || op == NGX_HTTP_WOPORTAL_STORE_CAS)
-        && ngx_http_woportal_later_room(wlcf->db, wlcf->persist_queue))
+        && ngx_http_woportal_async_room(wlcf->db, wlcf->persist_queue))
     {
         call->later = &ctx->persist;
         return ngx_http_woportal_store_post(call, wlcf->thread_pool);

@@ -256,16 +256,11 @@ ngx_http_woportal_metrics_done(ngx_http_woportal_call_t *call)
 
     ngx_http_woportal_observe(&m->store[call->op], us);
 
-    if (call->op == NGX_HTTP_WOPORTAL_STORE_RUN) {
-        failed = (call->run_rc != NGX_OK);
-
-    } else {
-        /* what store.c answers 503 */
-        failed = (call->rc != MEMCACHED_SUCCESS
-                  && call->rc != MEMCACHED_NOTFOUND
-                  && call->rc != MEMCACHED_NOTSTORED
-                  && call->rc != MEMCACHED_DATA_EXISTS);
-    }
+    /* what store.c answers 503 */
+    failed = (call->rc != MEMCACHED_SUCCESS
+              && call->rc != MEMCACHED_NOTFOUND
+              && call->rc != MEMCACHED_NOTSTORED
+              && call->rc != MEMCACHED_DATA_EXISTS);
 
     if (failed) {
         (void) ngx_atomic_fetch_add(&m->store_errors[call->op], 1);

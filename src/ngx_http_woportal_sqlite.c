@@ -102,6 +102,8 @@ static const char  *ngx_http_woportal_sql[] = {
 typedef struct {
     sqlite3                     *db;
     sqlite3_stmt                *stmt[NGX_HTTP_WOPORTAL_SQL_COUNT];
+    ngx_msec_t                   timeout;
+    uint64_t                     busy_since;   /* us: metrics_clock() */
 } ngx_http_woportal_sqlite_t;
 
 
@@ -128,6 +130,7 @@ static ngx_int_t ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, ngx_log_t *log);
 static int ngx_http_woportal_sqlite_row(void *data, int n, char **values,
     char **names);
+static int ngx_http_woportal_sqlite_busy(void *data, int count);
 static void ngx_http_woportal_sqlite_close(ngx_http_woportal_sqlite_t *c);
 static ngx_int_t ngx_http_woportal_sqlite_step(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, sqlite3_stmt *stmt, ngx_log_t *log);
@@ -491,9 +494,10 @@ static ngx_int_t
 ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, ngx_log_t *log)
 {
-    int         rc, found;
-    char       *err;
-    ngx_uint_t  i;
+    int          rc, found;
+    char        *err;
+    ngx_uint_t   i;
+    ngx_msec_t   waited;
 
     found = 0;
 
@@ -509,7 +513,13 @@ ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
         return NGX_ERROR;
     }
 
-    (void) sqlite3_busy_timeout(c->db, (int) db->timeout);
+    /*
+     * sqlite3_busy_timeout() sleeps 1, 2, 5, ... up to 100 ms at a time:
+     * a worker whose transaction waits for another's would sleep long
+     * after the lock is free
+     */
+    c->timeout = db->timeout;
+    (void) sqlite3_busy_handler(c->db, ngx_http_woportal_sqlite_busy, c);
 
     /*
      * Several workers share the file; a commit is on disk when it returns.
@@ -517,26 +527,37 @@ ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
      * and a database locked by a writer must still be readable.
      */
 
-    err = NULL;
+    /*
+     * Workers opening a new file at once: changing the journal mode and
+     * applying the schema take locks the busy timeout does not wait for
+     */
 
-    if (sqlite3_exec(c->db, "PRAGMA journal_mode = WAL;"
-                            "PRAGMA synchronous = FULL;", NULL, NULL, &err)
-        == SQLITE_OK)
-    {
-        (void) sqlite3_exec(c->db, "SELECT version FROM woportal_schema"
-                                   " WHERE version = 1",
-                            ngx_http_woportal_sqlite_row, &found, NULL);
+    for (waited = 0; /* void */; waited += 10) {
+        err = NULL;
 
-        if (found) {
-            rc = SQLITE_OK;
+        rc = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL;"
+                                 "PRAGMA synchronous = FULL;", NULL, NULL,
+                          &err);
 
-        } else {
-            rc = sqlite3_exec(c->db, ngx_http_woportal_sqlite_schema, NULL,
-                              NULL, &err);
+        if (rc == SQLITE_OK) {
+            (void) sqlite3_exec(c->db, "SELECT version FROM woportal_schema"
+                                       " WHERE version = 1",
+                                ngx_http_woportal_sqlite_row, &found, NULL);
+
+            if (!found) {
+                rc = sqlite3_exec(c->db, ngx_http_woportal_sqlite_schema,
+                                  NULL, NULL, &err);
+            }
         }
 
-    } else {
-        rc = SQLITE_ERROR;
+        if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            || waited >= db->timeout)
+        {
+            break;
+        }
+
+        sqlite3_free(err);
+        ngx_msleep(10);
     }
 
     if (rc != SQLITE_OK) {
@@ -560,6 +581,32 @@ ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
     }
 
     return NGX_OK;
+}
+
+
+/* the database is locked: 1 to try again, 0 to give up */
+
+static int
+ngx_http_woportal_sqlite_busy(void *data, int count)
+{
+    ngx_http_woportal_sqlite_t *c = data;
+
+    uint64_t  now;
+
+    now = ngx_http_woportal_metrics_clock();
+
+    if (count == 0) {
+        c->busy_since = now;
+    }
+
+    if (now - c->busy_since >= (uint64_t) c->timeout * 1000) {
+        return 0;
+    }
+
+    /* transactions are short: a group commit takes milliseconds */
+    (void) usleep(count < 10 ? 100 : 500);
+
+    return 1;
 }
 
 

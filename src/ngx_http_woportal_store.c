@@ -77,8 +77,6 @@ static memcached_return_t ngx_http_woportal_store_gets(memcached_st *mc,
     ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_event(ngx_event_t *ev);
 static void ngx_http_woportal_store_busy(ngx_event_t *ev);
-static ngx_uint_t ngx_http_woportal_store_stale(
-    ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_store_index(memcached_st *mc,
     ngx_http_woportal_call_t *call, ngx_log_t *log);
 static memcached_return_t ngx_http_woportal_store_write(memcached_st *mc,
@@ -173,7 +171,6 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     call->rc = MEMCACHED_SUCCESS;
     call->rc_text = NULL;
     call->index_rc = NGX_OK;
-    call->run_rc = NGX_OK;
     call->mc_value = NULL;
     call->mc_value_len = 0;
     call->fetched_flags = 0;
@@ -214,12 +211,14 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
         }
 
         task->ctx = call;
-        task->handler = ngx_http_woportal_store_thread;
         task->event.data = call;
-        task->event.handler = ngx_http_woportal_store_event;
 
         call->task = task;
     }
+
+    /* commit.c posts the task with its own handlers too */
+    task->handler = ngx_http_woportal_store_thread;
+    task->event.handler = ngx_http_woportal_store_event;
 
     if (ngx_thread_task_post(tp, task) != NGX_OK) {
         /* the queue is full: nginx has logged it */
@@ -610,11 +609,16 @@ ngx_http_woportal_store_call(memcached_st *mc, ngx_http_woportal_call_t *call,
         break;
 
     case NGX_HTTP_WOPORTAL_STORE_RUN:
-        call->run_rc = call->run(call, mc, log);
+        /* one result: NGX_ABORT (a corrupt value) and NGX_ERROR are 503 */
+        if (call->run(call, mc, log) != NGX_OK) {
+            call->rc = MEMCACHED_FAILURE;
+            call->rc_text = "the store failed";
+        }
+
         return;
 
     default:
-        /* memcached alone, or async persistence (later.c) */
+        /* memcached alone, or async persistence (async.c) */
         rc = ngx_http_woportal_store_write(mc, call);
         break;
     }
@@ -640,7 +644,7 @@ ngx_http_woportal_store_call(memcached_st *mc, ngx_http_woportal_call_t *call,
  * and the queue would grow for minutes.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_woportal_store_stale(ngx_http_woportal_call_t *call)
 {
     uint64_t  failed;
@@ -654,7 +658,6 @@ ngx_http_woportal_store_stale(ngx_http_woportal_call_t *call)
         call->rc = MEMCACHED_TIMEOUT;
         call->rc_text = "memcached failed while the call waited in the "
                         "thread pool's queue";
-        call->run_rc = NGX_ERROR;
         return 1;
     }
 
@@ -1379,7 +1382,7 @@ ngx_http_woportal_store_distrust(ngx_http_woportal_mc_t *mc, ngx_str_t *gen,
 {
     ngx_int_t            rc;
     ngx_str_t           *keys;
-    ngx_uint_t           i, n;
+    ngx_uint_t           i, n, deleted;
     ngx_pool_t          *pool;
     memcached_return_t   mrc;
 
@@ -1389,6 +1392,7 @@ ngx_http_woportal_store_distrust(ngx_http_woportal_mc_t *mc, ngx_str_t *gen,
     }
 
     rc = NGX_OK;
+    deleted = 0;
 
     keys = ngx_http_woportal_store_server_keys(mc, gen, pool, &n);
 
@@ -1401,17 +1405,23 @@ ngx_http_woportal_store_distrust(ngx_http_woportal_mc_t *mc, ngx_str_t *gen,
         mrc = memcached_delete(mc, (char *) keys[i].data, keys[i].len,
                                (time_t) 0);
 
-        if (mrc != MEMCACHED_SUCCESS && mrc != MEMCACHED_NOTFOUND) {
+        if (mrc == MEMCACHED_SUCCESS) {
+            deleted++;
+
+        } else if (mrc != MEMCACHED_NOTFOUND) {
             rc = NGX_ERROR;
         }
     }
 
-    ngx_log_error(NGX_LOG_WARN, log, 0,
-                  "woportal: the list index \"%V\" misses a record; the "
-                  "next list rebuilds it from the database%s", gen,
-                  rc == NGX_OK ? "" : " once memcached answers");
-
     ngx_destroy_pool(pool);
+
+    if (deleted || rc != NGX_OK) {
+        /* not when it was distrusted already: no list has rebuilt it */
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "woportal: the list index \"%V\" misses a record; "
+                      "the next list rebuilds it from the database%s", gen,
+                      rc == NGX_OK ? "" : " once memcached answers");
+    }
 
     return rc;
 }
@@ -1491,7 +1501,8 @@ ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call)
     ngx_str_null(&call->fetched);
 
     if (call->op == NGX_HTTP_WOPORTAL_STORE_RUN) {
-        call->result = call->run_rc;
+        /* a handle that could not be made, or a stale call, fail it too */
+        call->result = (call->rc == MEMCACHED_SUCCESS) ? NGX_OK : NGX_ERROR;
         call->done(call);
         return;
     }
@@ -1499,7 +1510,7 @@ ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call)
     if (call->later && call->rc == MEMCACHED_SUCCESS) {
         wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
 
-        if (ngx_http_woportal_later(call->later, wlcf->thread_pool,
+        if (ngx_http_woportal_async_queue(call->later, wlcf->thread_pool,
                                     wlcf->persist_queue, r->connection->log)
             != NGX_OK)
         {
@@ -1564,10 +1575,20 @@ ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call)
     default:
         call->result = NGX_ERROR;
 
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "woportal: memcached %s \"%V\" failed: %s",
-                      ngx_http_woportal_op_names[call->op], &call->key,
-                      call->rc_text ? call->rc_text : "unknown error");
+        if (call->persist && call->op != NGX_HTTP_WOPORTAL_STORE_GET) {
+            /* commit.c */
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "woportal: %s \"%V\" failed, nothing was "
+                          "changed: %s",
+                          ngx_http_woportal_op_names[call->op], &call->key,
+                          call->rc_text ? call->rc_text : "unknown error");
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "woportal: memcached %s \"%V\" failed: %s",
+                          ngx_http_woportal_op_names[call->op], &call->key,
+                          call->rc_text ? call->rc_text : "unknown error");
+        }
     }
 
     if (call->mc_value) {

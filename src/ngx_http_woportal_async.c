@@ -6,7 +6,7 @@
  *
  * Each worker keeps, per database, a FIFO of copies of the changes it
  * answered.  One pool-thread task at a time writes them in order, up to
- * NGX_HTTP_WOPORTAL_LATER_BATCH in one transaction (so one commit, one
+ * NGX_HTTP_WOPORTAL_ASYNC_BATCH in one transaction (so one commit, one
  * fsync, serves many changes).  The database keeps the newest version of
  * an entry whatever order the workers' batches arrive in (the version
  * guard of persist.c), and a deletion's tombstone outranks every version.
@@ -29,7 +29,7 @@
 #include "ngx_http_woportal.h"
 
 
-#define NGX_HTTP_WOPORTAL_LATER_BATCH  256
+#define NGX_HTTP_WOPORTAL_ASYNC_BATCH  256
 
 
 typedef struct {
@@ -37,7 +37,7 @@ typedef struct {
     ngx_http_woportal_persist_t   p;
     ngx_http_woportal_entry_t     e;
     ngx_str_t                     ns[1];   /* then the bytes */
-} ngx_http_woportal_later_item_t;
+} ngx_http_woportal_async_item_t;
 
 
 typedef struct {
@@ -52,26 +52,26 @@ typedef struct {
     ngx_thread_task_t            *task;
     ngx_event_t                   timer;
     ngx_log_t                    *log;
-} ngx_http_woportal_later_t;
+} ngx_http_woportal_async_t;
 
 
-static ngx_http_woportal_later_t *ngx_http_woportal_later_get(
+static ngx_http_woportal_async_t *ngx_http_woportal_async_get(
     ngx_http_woportal_db_t *db, ngx_log_t *log);
-static void ngx_http_woportal_later_drain(ngx_http_woportal_later_t *l);
-static void ngx_http_woportal_later_requeue(ngx_http_woportal_later_t *l);
-static void ngx_http_woportal_later_thread(void *data, ngx_log_t *log);
-static ngx_int_t ngx_http_woportal_later_cmp(const void *one,
+static void ngx_http_woportal_async_drain(ngx_http_woportal_async_t *l);
+static void ngx_http_woportal_async_requeue(ngx_http_woportal_async_t *l);
+static void ngx_http_woportal_async_thread(void *data, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_async_cmp(const void *one,
     const void *two);
-static void ngx_http_woportal_later_done(ngx_event_t *ev);
-static void ngx_http_woportal_later_timer(ngx_event_t *ev);
+static void ngx_http_woportal_async_done(ngx_event_t *ev);
+static void ngx_http_woportal_async_timer(ngx_event_t *ev);
 
 
 /* whether the queue of db in this worker has room */
 
 ngx_uint_t
-ngx_http_woportal_later_room(ngx_http_woportal_db_t *db, ngx_uint_t max)
+ngx_http_woportal_async_room(ngx_http_woportal_db_t *db, ngx_uint_t max)
 {
-    ngx_http_woportal_later_t  *l;
+    ngx_http_woportal_async_t  *l;
 
     l = db->later;
 
@@ -82,18 +82,18 @@ ngx_http_woportal_later_room(ngx_http_woportal_db_t *db, ngx_uint_t max)
 /* queues a copy of a change that memcached holds: NGX_OK or NGX_ERROR */
 
 ngx_int_t
-ngx_http_woportal_later(ngx_http_woportal_persist_t *p,
+ngx_http_woportal_async_queue(ngx_http_woportal_persist_t *p,
     ngx_thread_pool_t *tp, ngx_uint_t max, ngx_log_t *log)
 {
     u_char                          *d;
     size_t                           size;
     ngx_str_t                       *ns;
     ngx_uint_t                       i, n;
-    ngx_http_woportal_later_t       *l;
+    ngx_http_woportal_async_t       *l;
     ngx_http_woportal_entry_t       *e;
-    ngx_http_woportal_later_item_t  *item;
+    ngx_http_woportal_async_item_t  *item;
 
-    l = ngx_http_woportal_later_get(p->db, log);
+    l = ngx_http_woportal_async_get(p->db, log);
     if (l == NULL) {
         return NGX_ERROR;
     }
@@ -105,7 +105,7 @@ ngx_http_woportal_later(ngx_http_woportal_persist_t *p,
     ns = e->namespaces.elts;
     n = e->namespaces.nelts;
 
-    size = sizeof(ngx_http_woportal_later_item_t)
+    size = sizeof(ngx_http_woportal_async_item_t)
            + (n ? n - 1 : 0) * sizeof(ngx_str_t)
            + p->prefix.len + NGX_HTTP_WOPORTAL_ID_LEN + p->doc.len
            + e->workorder.len + e->client.len;
@@ -149,7 +149,7 @@ ngx_http_woportal_later(ngx_http_woportal_persist_t *p,
     ngx_queue_insert_tail(&l->pending, &item->queue);
     l->npending++;
 
-    ngx_http_woportal_later_drain(l);
+    ngx_http_woportal_async_drain(l);
 
     return NGX_OK;
 }
@@ -158,12 +158,12 @@ ngx_http_woportal_later(ngx_http_woportal_persist_t *p,
 /* at exit: what could not be written is lost, and said so */
 
 void
-ngx_http_woportal_later_exit(ngx_cycle_t *cycle)
+ngx_http_woportal_async_exit(ngx_cycle_t *cycle)
 {
     ngx_uint_t                       i;
     ngx_queue_t                     *q;
     ngx_http_woportal_db_t         **dbs;
-    ngx_http_woportal_later_t       *l;
+    ngx_http_woportal_async_t       *l;
     ngx_http_woportal_main_conf_t   *wmcf;
 
     if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module)
@@ -194,7 +194,7 @@ ngx_http_woportal_later_exit(ngx_cycle_t *cycle)
                           &dbs[i]->config);
         }
 
-        ngx_http_woportal_later_requeue(l);
+        ngx_http_woportal_async_requeue(l);
 
         while (!ngx_queue_empty(&l->pending)) {
             q = ngx_queue_head(&l->pending);
@@ -205,16 +205,16 @@ ngx_http_woportal_later_exit(ngx_cycle_t *cycle)
 }
 
 
-static ngx_http_woportal_later_t *
-ngx_http_woportal_later_get(ngx_http_woportal_db_t *db, ngx_log_t *log)
+static ngx_http_woportal_async_t *
+ngx_http_woportal_async_get(ngx_http_woportal_db_t *db, ngx_log_t *log)
 {
-    ngx_http_woportal_later_t  *l;
+    ngx_http_woportal_async_t  *l;
 
     if (db->later) {
         return db->later;
     }
 
-    l = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_woportal_later_t));
+    l = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_woportal_async_t));
     if (l == NULL) {
         return NULL;
     }
@@ -231,12 +231,12 @@ ngx_http_woportal_later_get(ngx_http_woportal_db_t *db, ngx_log_t *log)
     ngx_queue_init(&l->batch);
 
     l->task->ctx = l;
-    l->task->handler = ngx_http_woportal_later_thread;
+    l->task->handler = ngx_http_woportal_async_thread;
     l->task->event.data = l;
-    l->task->event.handler = ngx_http_woportal_later_done;
+    l->task->event.handler = ngx_http_woportal_async_done;
 
     /* not cancelable: a worker shutting down waits for the queue */
-    l->timer.handler = ngx_http_woportal_later_timer;
+    l->timer.handler = ngx_http_woportal_async_timer;
     l->timer.data = l;
     l->timer.log = l->log;
 
@@ -249,12 +249,12 @@ ngx_http_woportal_later_get(ngx_http_woportal_db_t *db, ngx_log_t *log)
 /* starts writing the next batch, when none is being written */
 
 static void
-ngx_http_woportal_later_drain(ngx_http_woportal_later_t *l)
+ngx_http_woportal_async_drain(ngx_http_woportal_async_t *l)
 {
     ngx_queue_t  *q;
 
     if (l->nbatch == 0) {
-        while (l->nbatch < NGX_HTTP_WOPORTAL_LATER_BATCH
+        while (l->nbatch < NGX_HTTP_WOPORTAL_ASYNC_BATCH
                && !ngx_queue_empty(&l->pending))
         {
             q = ngx_queue_head(&l->pending);
@@ -268,7 +268,7 @@ ngx_http_woportal_later_drain(ngx_http_woportal_later_t *l)
             && ngx_thread_task_post(l->thread_pool, l->task) != NGX_OK)
         {
             /* the pool's queue is full: back in line, tried again later */
-            ngx_http_woportal_later_requeue(l);
+            ngx_http_woportal_async_requeue(l);
         }
     }
 
@@ -286,7 +286,7 @@ ngx_http_woportal_later_drain(ngx_http_woportal_later_t *l)
 /* the batch back at the head of the queue, in order */
 
 static void
-ngx_http_woportal_later_requeue(ngx_http_woportal_later_t *l)
+ngx_http_woportal_async_requeue(ngx_http_woportal_async_t *l)
 {
     ngx_queue_add(&l->batch, &l->pending);
     ngx_queue_init(&l->pending);
@@ -301,14 +301,14 @@ ngx_http_woportal_later_requeue(ngx_http_woportal_later_t *l)
 /* in a pool thread: the batch, in order, in one transaction */
 
 static void
-ngx_http_woportal_later_thread(void *data, ngx_log_t *log)
+ngx_http_woportal_async_thread(void *data, ngx_log_t *log)
 {
-    ngx_http_woportal_later_t *l = data;
+    ngx_http_woportal_async_t *l = data;
 
     ngx_int_t                         rc;
     ngx_uint_t                        i, n;
     ngx_queue_t                      *q;
-    ngx_http_woportal_later_item_t   *items[NGX_HTTP_WOPORTAL_LATER_BATCH];
+    ngx_http_woportal_async_item_t   *items[NGX_HTTP_WOPORTAL_ASYNC_BATCH];
 
     /*
      * In the order of the ids: batches of several workers then lock rows
@@ -323,11 +323,11 @@ ngx_http_woportal_later_thread(void *data, ngx_log_t *log)
          q != ngx_queue_sentinel(&l->batch);
          q = ngx_queue_next(q))
     {
-        items[n++] = (ngx_http_woportal_later_item_t *) q;
+        items[n++] = (ngx_http_woportal_async_item_t *) q;
     }
 
-    ngx_sort(items, n, sizeof(ngx_http_woportal_later_item_t *),
-             ngx_http_woportal_later_cmp);
+    ngx_sort(items, n, sizeof(ngx_http_woportal_async_item_t *),
+             ngx_http_woportal_async_cmp);
 
     rc = ngx_http_woportal_db_begin(l->db, log);
 
@@ -352,10 +352,10 @@ ngx_http_woportal_later_thread(void *data, ngx_log_t *log)
 
 
 static ngx_int_t
-ngx_http_woportal_later_cmp(const void *one, const void *two)
+ngx_http_woportal_async_cmp(const void *one, const void *two)
 {
-    ngx_http_woportal_later_item_t *const *a = one;
-    ngx_http_woportal_later_item_t *const *b = two;
+    ngx_http_woportal_async_item_t *const *a = one;
+    ngx_http_woportal_async_item_t *const *b = two;
 
     ngx_int_t   rc;
     ngx_str_t  *pa, *pb;
@@ -376,9 +376,9 @@ ngx_http_woportal_later_cmp(const void *one, const void *two)
 
 
 static void
-ngx_http_woportal_later_done(ngx_event_t *ev)
+ngx_http_woportal_async_done(ngx_event_t *ev)
 {
-    ngx_http_woportal_later_t *l = ev->data;
+    ngx_http_woportal_async_t *l = ev->data;
 
     ngx_queue_t  *q;
 
@@ -390,7 +390,7 @@ ngx_http_woportal_later_done(ngx_event_t *ev)
                       "the database \"%V\", %ui more wait; trying again",
                       l->nbatch, &l->db->config, l->npending);
 
-        ngx_http_woportal_later_requeue(l);
+        ngx_http_woportal_async_requeue(l);
 
         if (!l->timer.timer_set) {
             ngx_add_timer(&l->timer, 1000);
@@ -411,14 +411,14 @@ ngx_http_woportal_later_done(ngx_event_t *ev)
 
     l->nbatch = 0;
 
-    ngx_http_woportal_later_drain(l);
+    ngx_http_woportal_async_drain(l);
 }
 
 
 static void
-ngx_http_woportal_later_timer(ngx_event_t *ev)
+ngx_http_woportal_async_timer(ngx_event_t *ev)
 {
-    ngx_http_woportal_later_t *l = ev->data;
+    ngx_http_woportal_async_t *l = ev->data;
 
     if (l->npending + l->nbatch) {
         ngx_log_error(NGX_LOG_INFO, l->log, 0,
@@ -427,5 +427,5 @@ ngx_http_woportal_later_timer(ngx_event_t *ev)
                       &l->db->config);
     }
 
-    ngx_http_woportal_later_drain(l);
+    ngx_http_woportal_async_drain(l);
 }
