@@ -652,6 +652,9 @@ ngx_int_t ngx_http_woportal_store_distrust(ngx_http_woportal_mc_t *mc,
     ngx_str_t *gen, ngx_log_t *log);
 ngx_http_woportal_mc_t *ngx_http_woportal_store_conn(
     ngx_http_woportal_store_t *store);
+ngx_int_t ngx_http_woportal_store_task(ngx_http_woportal_call_t *call,
+    ngx_thread_pool_t *tp, void (*handler)(void *data, ngx_log_t *log),
+    ngx_event_handler_pt done);
 void ngx_http_woportal_store_wait(ngx_http_woportal_call_t *call);
 void ngx_http_woportal_store_health(ngx_http_woportal_call_t *call);
 ngx_uint_t ngx_http_woportal_store_stale(ngx_http_woportal_call_t *call);
@@ -664,7 +667,9 @@ ngx_int_t ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc,
 ngx_str_t *ngx_http_woportal_store_server_keys(ngx_http_woportal_mc_t *mc,
     ngx_str_t *base, ngx_pool_t *pool, ngx_uint_t *n);
 
-/* persist.c: in pool threads, but for init and exit */
+/* persist.c: in pool threads, but for init, exit and persist_post() */
+ngx_int_t ngx_http_woportal_persist_post(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op);
 ngx_int_t ngx_http_woportal_db_init(ngx_uint_t nstores, ngx_array_t *dbs);
 void ngx_http_woportal_db_free(ngx_uint_t i, void *conn);
 ngx_int_t ngx_http_woportal_db_begin(ngx_http_woportal_db_t *db,

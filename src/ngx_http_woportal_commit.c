@@ -70,9 +70,6 @@ struct ngx_http_woportal_commit_s {
 
 static ngx_http_woportal_commit_t *ngx_http_woportal_commit_get(
     ngx_http_woportal_db_t *db, ngx_thread_pool_t *tp);
-static ngx_int_t ngx_http_woportal_commit_task(ngx_http_woportal_call_t *call,
-    ngx_thread_pool_t *tp, void (*handler)(void *data, ngx_log_t *log),
-    ngx_event_handler_pt done);
 static void ngx_http_woportal_commit_before(void *data, ngx_log_t *log);
 static void ngx_http_woportal_commit_ready(ngx_event_t *ev);
 static void ngx_http_woportal_commit_queue(ngx_http_woportal_commit_t *c,
@@ -118,9 +115,9 @@ ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
         /* a new id: there is no item to delete first */
         ngx_http_woportal_commit_queue(c, call);
 
-    } else if (ngx_http_woportal_commit_task(call, tp,
-                                          ngx_http_woportal_commit_before,
-                                          ngx_http_woportal_commit_ready)
+    } else if (ngx_http_woportal_store_task(call, tp,
+                                            ngx_http_woportal_commit_before,
+                                            ngx_http_woportal_commit_ready)
                != NGX_OK)
     {
         return NGX_ERROR;
@@ -169,38 +166,6 @@ ngx_http_woportal_commit_get(ngx_http_woportal_db_t *db,
     ngx_http_woportal_commits = c;
 
     return c;
-}
-
-
-/* a call's own task: its memcached calls before or after the commit */
-
-static ngx_int_t
-ngx_http_woportal_commit_task(ngx_http_woportal_call_t *call,
-    ngx_thread_pool_t *tp, void (*handler)(void *data, ngx_log_t *log),
-    ngx_event_handler_pt done)
-{
-    ngx_thread_task_t  *task;
-
-    task = call->task;
-
-    if (task == NULL) {
-        task = ngx_thread_task_alloc(call->request->pool, 0);
-        if (task == NULL) {
-            return NGX_ERROR;
-        }
-
-        task->ctx = call;
-        task->event.data = call;
-
-        call->task = task;
-    }
-
-    task->handler = handler;
-    task->event.handler = done;
-
-    /* NGX_ERROR: the queue is full, nginx has logged it */
-
-    return ngx_thread_task_post(tp, task);
 }
 
 
@@ -474,9 +439,9 @@ ngx_http_woportal_commit_done(ngx_event_t *ev)
             call->distrust = c->distrust;
             c->distrust = NULL;
 
-            if (ngx_http_woportal_commit_task(call, c->tp,
-                                            ngx_http_woportal_commit_after,
-                                            ngx_http_woportal_commit_answer)
+            if (ngx_http_woportal_store_task(call, c->tp,
+                                             ngx_http_woportal_commit_after,
+                                             ngx_http_woportal_commit_answer)
                 == NGX_OK)
             {
                 continue;

@@ -3,6 +3,7 @@
  * POST /: one memcached add under a fresh id; "add" refuses an id that is
  * taken, so a collision costs another id, never an overwrite.  Then the
  * entry's record goes to the list index (index.c): two round trips.
+ * With persistence (sync) the id is taken in SQL first (commit.c).
  */
 
 

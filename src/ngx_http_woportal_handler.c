@@ -316,45 +316,18 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
     call->later = NULL;
     call->index_gen = NULL;
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "woportal: store call %ui \"%V\"%s", (ngx_uint_t) op,
+                   &call->key, wlcf->db ? ", persisted" : "");
+
     if (wlcf->db == NULL) {
         /* memcached is the only store */
         return ngx_http_woportal_store_post(call, wlcf->thread_pool);
     }
 
-    /* SQL is the truth (persist.c, commit.c) */
+    /* SQL is the truth */
 
-    call->index_gen = &wlcf->index_keys[wlcf->index_shards];
-
-    ctx->persist.db = wlcf->db;
-    ctx->persist.prefix = wlcf->key_prefix;
-    ctx->persist.id = ctx->route.id.data;
-    ctx->persist.entry = (op == NGX_HTTP_WOPORTAL_STORE_DELETE)
-                         ? NULL : &ctx->entry;
-    ctx->persist.doc = call->value;
-    ctx->persist.create = (op == NGX_HTTP_WOPORTAL_STORE_ADD);
-    ctx->persist.expected = (op == NGX_HTTP_WOPORTAL_STORE_DELETE)
-                            ? ctx->expected : 0;
-
-    if (op == NGX_HTTP_WOPORTAL_STORE_GET) {
-        /* a miss is read through SQL */
-        call->persist = &ctx->persist;
-        return ngx_http_woportal_store_post(call, wlcf->thread_pool);
-    }
-
-    /* async: creates and changes are queued; deletions never are */
-
-    if (wlcf->persist_mode == NGX_HTTP_WOPORTAL_ASYNC
-        && (op == NGX_HTTP_WOPORTAL_STORE_ADD
-            || op == NGX_HTTP_WOPORTAL_STORE_CAS)
-        && ngx_http_woportal_async_room(wlcf->db, wlcf->persist_queue))
-    {
-        call->later = &ctx->persist;
-        return ngx_http_woportal_store_post(call, wlcf->thread_pool);
-    }
-
-    call->persist = &ctx->persist;
-
-    return ngx_http_woportal_commit_post(call, wlcf->thread_pool);
+    return ngx_http_woportal_persist_post(r, ctx, op);
 }
 
 

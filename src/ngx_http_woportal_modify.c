@@ -16,6 +16,13 @@
  * cas of a "gone" marker -> delete -> append: the marker makes the check
  * and the delete one atomic step, so a stale If-Match never deletes a
  * newer version, nor a key an entry that moved out of its namespaces.
+ *
+ * With persistence (sync) the write is SQL's (commit.c): a change is
+ * committed only over the version the request read, a checked deletion
+ * only at that version; SQL refusing it is the cas that lost, and the
+ * request reads again, from SQL.  A miss is never an answer: a write
+ * that finds memcached without the item asks SQL (a false 404 or 409
+ * would refuse writes of an entry that exists).
  */
 
 

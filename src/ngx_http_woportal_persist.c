@@ -1,21 +1,23 @@
 
 /*
- * Persistence: every change of an entry also goes to SQL (woportal_persist
- * sqlite:<path> | postgresql:<conninfo>), so that nothing acknowledged is
- * lost when memcached forgets (a restart, an eviction, flush_all).
+ * Persistence: every change of an entry goes to SQL (woportal_persist
+ * sqlite:<path> | postgresql:<conninfo>), and SQL is the truth: memcached
+ * is its cache, and nothing acknowledged is lost or served older when
+ * memcached forgets (a restart, an eviction, flush_all).
  *
- * A write runs in the same pool-thread task as its memcached call, in one
- * SQL transaction around it (store.c):
+ *     write:  SQL first, committed in groups; memcached's item deleted
+ *             before and after (commit.c)
+ *     read:   memcached; on a miss SQL, filled back under a lease that
+ *             any write ends (below)
+ *     list:   the index in memcached, trusted only when whole, rebuilt
+ *             from SQL otherwise (list.c)
  *
- *     BEGIN -> SQL write -> memcached write -> COMMIT
+ * woportal_persist_mode async answers creates and changes from memcached
+ * and writes them to SQL later (async.c).
  *
- * so a 2xx means both hold the change, and a failure of either rolls the
- * SQL side back and changes nothing.  Reads go to memcached first and to
- * SQL when it misses (read-through, store.c); a list whose index was lost
- * is rebuilt from SQL (list.c).
- *
- * This file hands the calls to the database's backend (sqlite.c,
- * pgsql.c), with the pool thread's slot for its connection (threads.c).
+ * This file decides where a store call goes, reads through, and hands
+ * the database calls to the backend (sqlite.c, pgsql.c), with the pool
+ * thread's slot for its connection (threads.c).
  */
 
 
@@ -30,6 +32,56 @@ static void **ngx_http_woportal_db_slot(ngx_http_woportal_db_t *db);
 
 static ngx_uint_t                    ngx_http_woportal_nstores;
 static ngx_http_woportal_db_t      **ngx_http_woportal_dbs;
+
+
+/*
+ * On the event loop: a store call with persistence.  A get reads through
+ * SQL when memcached misses; a write goes to SQL first (commit.c), or,
+ * with woportal_persist_mode async and room in the queue, to memcached
+ * first and to SQL later (async.c; deletions never: they are committed).
+ */
+
+ngx_int_t
+ngx_http_woportal_persist_post(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op)
+{
+    ngx_http_woportal_call_t      *call;
+    ngx_http_woportal_persist_t   *p;
+    ngx_http_woportal_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
+
+    call = &ctx->call;
+    p = &ctx->persist;
+
+    call->index_gen = &wlcf->index_keys[wlcf->index_shards];
+
+    p->db = wlcf->db;
+    p->prefix = wlcf->key_prefix;
+    p->id = ctx->route.id.data;
+    p->entry = (op == NGX_HTTP_WOPORTAL_STORE_DELETE) ? NULL : &ctx->entry;
+    p->doc = call->value;
+    p->create = (op == NGX_HTTP_WOPORTAL_STORE_ADD);
+    p->expected = (op == NGX_HTTP_WOPORTAL_STORE_DELETE) ? ctx->expected : 0;
+
+    if (op == NGX_HTTP_WOPORTAL_STORE_GET) {
+        call->persist = p;
+        return ngx_http_woportal_store_post(call, wlcf->thread_pool);
+    }
+
+    if (wlcf->persist_mode == NGX_HTTP_WOPORTAL_ASYNC
+        && (op == NGX_HTTP_WOPORTAL_STORE_ADD
+            || op == NGX_HTTP_WOPORTAL_STORE_CAS)
+        && ngx_http_woportal_async_room(wlcf->db, wlcf->persist_queue))
+    {
+        call->later = p;
+        return ngx_http_woportal_store_post(call, wlcf->thread_pool);
+    }
+
+    call->persist = p;
+
+    return ngx_http_woportal_commit_post(call, wlcf->thread_pool);
+}
 
 
 /* a pool thread's database connections follow its memcached ones */

@@ -165,7 +165,6 @@ ngx_int_t
 ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     ngx_thread_pool_t *tp)
 {
-    ngx_thread_task_t          *task;
     ngx_http_woportal_batch_t  *b;
 
     call->rc = MEMCACHED_SUCCESS;
@@ -202,6 +201,32 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
         return NGX_OK;
     }
 
+    if (ngx_http_woportal_store_task(call, tp, ngx_http_woportal_store_thread,
+                                     ngx_http_woportal_store_event)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_woportal_store_wait(call);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A call's own task, posted with these handlers (commit.c posts it with
+ * its own): NGX_OK, or NGX_ERROR when the pool's queue is full (nginx has
+ * logged it).
+ */
+
+ngx_int_t
+ngx_http_woportal_store_task(ngx_http_woportal_call_t *call,
+    ngx_thread_pool_t *tp, void (*handler)(void *data, ngx_log_t *log),
+    ngx_event_handler_pt done)
+{
+    ngx_thread_task_t  *task;
+
     task = call->task;
 
     if (task == NULL) {
@@ -216,18 +241,10 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
         call->task = task;
     }
 
-    /* commit.c posts the task with its own handlers too */
-    task->handler = ngx_http_woportal_store_thread;
-    task->event.handler = ngx_http_woportal_store_event;
+    task->handler = handler;
+    task->event.handler = done;
 
-    if (ngx_thread_task_post(tp, task) != NGX_OK) {
-        /* the queue is full: nginx has logged it */
-        return NGX_ERROR;
-    }
-
-    ngx_http_woportal_store_wait(call);
-
-    return NGX_OK;
+    return ngx_thread_task_post(tp, task);
 }
 
 
