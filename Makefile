@@ -79,7 +79,7 @@ clean:
 	rm -rf build t/servroot
 
 
-# Fuzzing and sanitizers (README: "Fuzzing and sanitizers")
+# Fuzzing and sanitizers (DEVELOPING.md: "Fuzzing and sanitizers")
 #
 #   make fuzz        build the libFuzzer harnesses of fuzz/ (clang, ASan,
 #                    UBSan) and run each for FUZZ_SECONDS (0: the seeds only)
@@ -107,7 +107,7 @@ test-asan: deps-test
 	@fuzz/test-asan.sh $(ASAN_NGINX) $(PROVE_ARGS)
 
 
-# The suite under valgrind (README: "Tests")
+# The suite under valgrind (DEVELOPING.md: "Tests")
 #
 #   make test-valgrind   the t/ files that do not measure time or load,
 #                        nginx under valgrind's memcheck; fails on any
@@ -121,7 +121,7 @@ test-valgrind: deps-test nginx
 	@util/test-valgrind.sh $(NGINX) $(PROVE_ARGS)
 
 
-# The benchmark (README: "Benchmarks")
+# The benchmark (DEVELOPING.md: "Benchmarks")
 #
 #   make bench     build nginx with the module optimised (-O2, no debug
 #                  log) into build/bench/ and run bench/bench.sh: wrk
