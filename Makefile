@@ -5,6 +5,15 @@
 #   make stop      stop what make run started
 #   make test      the whole Test::Nginx suite (starts its own memcached)
 #   make dynamic   the module as a .so for Debian's packaged nginx
+#   make deb       the Debian package libnginx-mod-http-woportal, in
+#                  build/deb/ (debian/, built with dh against nginx-dev)
+#
+# A build (make, make nginx, make dynamic, make deb) installs only what it
+# compiles with; make run and make test also install the servers they use
+# (util/deps.sh).  With WOPORTAL_REQUIRE_DEB=1 (CI), make test builds the
+# package and t/180-deb.t installs it into this system's nginx, uses it
+# and purges it again.
+#
 #   make key       a new API key, and its line for a woportal_api_keys file:
 #                  make -s key NAME=acme NAMESPACES=acme >> keys.txt
 
@@ -21,34 +30,47 @@ NGINX_BUILD     = build/nginx
 NGINX           = $(NGINX_BUILD)/nginx-$(NGINX_VERSION)/objs/nginx
 DYNAMIC_BUILD   = build/dynamic
 DYNAMIC_MODULE  = $(DYNAMIC_BUILD)/ngx_http_woportal_module.so
+DEB_BUILD       = build/deb
 
 SOURCES = config ngx_http_woportal_module.c $(wildcard src/*.c src/*.h sql/*/*.sql) \
           contract/openapi.yaml util/openapi-c.pl
 
 export PORT MEMCACHED_PORT MEMCACHED_MB API_KEY KEYS_FILE
 
-.PHONY: all deps nginx run stop test test-dynamic dynamic key clean
+.PHONY: all deps deps-run deps-test nginx run stop test test-dynamic dynamic \
+        deb key clean
 
 all: nginx
 
 deps:
-	@util/deps.sh
+	@util/deps.sh build
+
+deps-run:
+	@util/deps.sh run
+
+deps-test:
+	@util/deps.sh test
 
 nginx: deps
 	@util/build-nginx.sh $(NGINX_BUILD) >/dev/null
 	@echo "built $(NGINX)"
 
-run: nginx
+run: deps-run nginx
 	@util/run.sh start $(NGINX)
 
 stop:
 	@util/run.sh stop
 
-test: nginx dynamic
+test: deps-test nginx dynamic $(if $(WOPORTAL_REQUIRE_DEB),deb)
 	@util/test.sh $(NGINX) $(PROVE_ARGS)
 
-dynamic: deps
+dynamic:
+	@util/deps.sh dynamic
 	@util/build-dynamic.sh $(DYNAMIC_BUILD)
+
+deb:
+	@util/deps.sh deb
+	@util/build-deb.sh $(DEB_BUILD)
 
 key:
 	@util/key.sh "$(NAME)" "$(NAMESPACES)"
@@ -57,7 +79,7 @@ clean:
 	rm -rf build t/servroot
 
 
-# Fuzzing and sanitizers (README: "Fuzzing and sanitizers")
+# Fuzzing and sanitizers (DEVELOPING.md: "Fuzzing and sanitizers")
 #
 #   make fuzz        build the libFuzzer harnesses of fuzz/ (clang, ASan,
 #                    UBSan) and run each for FUZZ_SECONDS (0: the seeds only)
@@ -77,7 +99,7 @@ fuzz:
 	@fuzz/build.sh build/fuzz
 	@fuzz/run.sh $(FUZZ_SECONDS)
 
-test-asan: deps
+test-asan: deps-test
 	@fuzz/deps-clang.sh
 	@util/build-nginx.sh $(ASAN_BUILD) --with-cc=clang \
 	    --with-cc-opt="$(ASAN_CC_OPT)" --with-ld-opt="$(ASAN_LD_OPT)" \
@@ -85,7 +107,7 @@ test-asan: deps
 	@fuzz/test-asan.sh $(ASAN_NGINX) $(PROVE_ARGS)
 
 
-# The suite under valgrind (README: "Tests")
+# The suite under valgrind (DEVELOPING.md: "Tests")
 #
 #   make test-valgrind   the t/ files that do not measure time or load,
 #                        nginx under valgrind's memcheck; fails on any
@@ -94,12 +116,12 @@ test-asan: deps
 
 .PHONY: test-valgrind
 
-test-valgrind: nginx
+test-valgrind: deps-test nginx
 	@util/deps.sh valgrind
 	@util/test-valgrind.sh $(NGINX) $(PROVE_ARGS)
 
 
-# The benchmark (README: "Benchmarks")
+# The benchmark (DEVELOPING.md: "Benchmarks")
 #
 #   make bench     build nginx with the module optimised (-O2, no debug
 #                  log) into build/bench/ and run bench/bench.sh: wrk
@@ -112,6 +134,6 @@ BENCH_NGINX = $(BENCH_BUILD)/nginx-$(NGINX_VERSION)/objs/nginx
 
 .PHONY: bench
 
-bench: deps
+bench: deps-run
 	@util/build-nginx.sh $(BENCH_BUILD) --with-cc-opt=-O2 >/dev/null
 	@bench/bench.sh $(BENCH_NGINX)

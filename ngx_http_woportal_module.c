@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_version.h"
 
 
 static void *ngx_http_woportal_create_main_conf(ngx_conf_t *cf);
@@ -38,6 +39,7 @@ static char *ngx_http_woportal_check_header(ngx_conf_t *cf, void *post,
 static char *ngx_http_woportal_check_shards(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_woportal_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_woportal_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_woportal_init_process(ngx_cycle_t *cycle);
 static void ngx_http_woportal_exit_process(ngx_cycle_t *cycle);
 
@@ -205,7 +207,7 @@ ngx_module_t  ngx_http_woportal_module = {
     ngx_http_woportal_commands,            /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_woportal_init_module,         /* init module */
     ngx_http_woportal_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -804,6 +806,26 @@ ngx_http_woportal_postconfiguration(ngx_conf_t *cf)
     }
 
     return ngx_http_woportal_filter_init(cf);
+}
+
+
+/*
+ * Which build runs, in the error log of every start and reload; not from
+ * nginx -t or nginx -s, which log to the same file.
+ */
+
+static ngx_int_t
+ngx_http_woportal_init_module(ngx_cycle_t *cycle)
+{
+    if (ngx_test_config || ngx_process == NGX_PROCESS_SIGNALLER) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "ngx_http_woportal_module/" NGX_HTTP_WOPORTAL_VERSION
+                  " (nginx/" NGINX_VERSION ")");
+
+    return NGX_OK;
 }
 
 

@@ -914,7 +914,7 @@ else
     {
         echo "# Benchmarks"
         echo
-        echo "Written by \`make bench\` (see README, \"Benchmarks\"). Notes may be added"
+        echo "Written by \`make bench\` (see DEVELOPING.md, \"Benchmarks\"). Notes may be added"
         echo "outside the bench:begin/bench:end markers: a run replaces only what is"
         echo "between them."
         echo

@@ -5,4 +5,4 @@
 # make test-asan.
 set -eu
 
-exec "$(dirname "$0")/../util/deps.sh" clang libclang-rt-14-dev
+exec "$(dirname "$0")/../util/deps.sh" build clang libclang-rt-14-dev

@@ -20,6 +20,7 @@
 #include <ngx_http.h>
 #include <libmemcached/memcached.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_version.h"
 
 
 /* latency buckets, in microseconds; the last one is +Inf */
@@ -433,6 +434,17 @@ ngx_http_woportal_metrics_text(ngx_http_woportal_text_t *t,
     ngx_http_woportal_metrics_t *m)
 {
     ngx_uint_t  op, s, i;
+
+    if (ngx_http_woportal_printf(t,
+            "# HELP woportal_build_info The module's version and the "
+            "nginx it was built with.\n"
+            "# TYPE woportal_build_info gauge\n"
+            "woportal_build_info{version=\"" NGX_HTTP_WOPORTAL_VERSION
+            "\",nginx=\"" NGINX_VERSION "\"} 1\n")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_woportal_printf(t,
             "# HELP woportal_requests_total Requests answered by woportal "

@@ -2,7 +2,8 @@
 /*
  * GET <location>/openapi.json: the contract (contract/openapi.yaml), as
  * JSON made at build time (util/openapi-c.pl, run by config), with
- * "servers" set to the location's path: [{"url":"/api"}].
+ * "servers" set to the location's path: [{"url":"/api"}], and info.version
+ * the module's version.
  *
  * The url is relative: a client resolves it against the address it
  * fetched the document from, scheme and host included, which nginx
@@ -17,6 +18,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_version.h"
 #include "ngx_http_woportal_openapi.h"
 
 

@@ -4,8 +4,8 @@ use Woportal;
 no_shuffle();
 
 # The list index against memcached's item size limit (src/ngx_http_woportal
-# _index.c, README "How entries are stored"): a memcached of this file's own,
-# with 4 KiB items (-I 4k), and the whole index in one shard.
+# _index.c, DEVELOPING.md "How entries are stored"): a memcached of this
+# file's own, with 4 KiB items (-I 4k), and the whole index in one shard.
 #
 # - A writer whose append is refused because the shard is full compacts it
 #   (CAS) and appends: many updates of one entry all succeed, and the shard

@@ -4,10 +4,12 @@ no_shuffle();
 no_root_location();
 
 # GET <location>/openapi.json: the contract, contract/openapi.yaml, as
-# JSON, with "servers" set to the location's path; no API key needed.
+# JSON, with "servers" set to the location's path and info.version the
+# module's; no API key needed.
 #
 #   --- openapi_servers: URL   the body is the contract, all of it, with
-#                              servers [{"url": URL}]
+#                              servers [{"url": URL}] and info.version
+#                              the module's
 #
 # Not through t/inc/Woportal.pm: this body is not the API's envelope.
 
@@ -17,6 +19,13 @@ use YAML::XS ();
 $YAML::XS::Boolean = 'JSON::PP';
 
 our $Contract = YAML::XS::LoadFile('contract/openapi.yaml');
+
+# info.version is the module's (src/ngx_http_woportal_version.h)
+our ($Version) = do {
+    open my $in, '<', 'src/ngx_http_woportal_version.h' or die "$!\n";
+    local $/;
+    <$in> =~ /^#define\s+NGX_HTTP_WOPORTAL_VERSION\s+"([^"]+)"/m;
+};
 
 our $Config = <<'_EOC_';
     location /api/v1/workorder-portal {
@@ -51,10 +60,13 @@ Test::Nginx::Socket::add_response_body_check(sub {
                    join(' ', sort keys %{ $Contract->{paths} }),
                    "$name - every path of the contract, and no other");
 
-    my %want = %$Contract;
-    my %got = %$doc;
-    delete $want{servers};
-    delete $got{servers};
+    Test::More::is(ref $doc->{info} eq 'HASH' ? $doc->{info}{version} : undef,
+                   $Version, "$name - info.version is the module's");
+
+    # the rest is the contract's: info but its version (the API's)
+    my %want = (%$Contract, info => { %{ $Contract->{info} } });
+    my %got = (%$doc, info => { %{ $doc->{info} || {} } });
+    delete $_->{servers}, delete $_->{info}{version} for \%want, \%got;
     Test::More::is_deeply(\%got, \%want,
                           "$name - the rest is the contract as it is");
 });

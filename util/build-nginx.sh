@@ -52,7 +52,7 @@ echo "$NGINX_SHA256  $tarball" | sha256sum -c --quiet - || {
 # sources) or the SQL schemas it compiles in change; otherwise make
 # rebuilds only what changed (the contract is compiled in at configure
 # time too)
-stamp="--with-threads --add-module=$top $*"
+stamp="--with-threads --with-http_ssl_module --add-module=$top $*"
 if [ ! -f "$src/objs/Makefile" ] || [ "$(cat "$src/.woportal-configure" 2>/dev/null)" != "$stamp" ] \
         || [ "$top/config" -nt "$src/objs/Makefile" ] \
         || [ -n "$(find "$top/sql" -name '*.sql' -newer "$src/objs/Makefile")" ] \
@@ -60,6 +60,7 @@ if [ ! -f "$src/objs/Makefile" ] || [ "$(cat "$src/.woportal-configure" 2>/dev/n
     rm -rf "$src"
     tar -xzf "$tarball" -C "$build"
     (cd "$src" && ./configure --prefix="$build/prefix" --with-threads \
+        --with-http_ssl_module \
         --add-module="$top" "$@" > "$build/configure.log" 2>&1) || {
         tail -30 "$build/configure.log" >&2
         exit 1

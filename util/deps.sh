@@ -1,21 +1,47 @@
 #!/bin/sh
-# Installs the Debian packages the build, `make run` and `make test` need,
-# and any given as arguments, only those that are missing.  Run as root (or
-# with sudo available).
+# Installs the Debian packages of the groups named, and any packages named,
+# only those that are missing.  Run as root (or with sudo available).
 #
-#   util/deps.sh [more packages...]
+#   util/deps.sh <group or package>...
+#
+# A build installs no server: the groups build, dynamic and deb are
+# compilers, libraries and headers; run and test add the servers they
+# start.  nginx-dev (dynamic, deb) depends on Debian's nginx of the same
+# version, for the ABI: if its installation starts the system service, it
+# is stopped again.
+#
+#   build    the module compiled into nginx (make, make nginx)
+#   dynamic  build, and nginx-dev: the module as a .so for Debian's nginx
+#   deb      dynamic, and debhelper: the package (make deb)
+#   run      build, and memcached, curl, procps (make run, make stop)
+#   test     run, dynamic, PostgreSQL and the test harness's Perl modules
 set -eu
 
-PACKAGES="gcc make libc6-dev dpkg-dev curl ca-certificates procps
+build="gcc make libc6-dev dpkg-dev ca-certificates
 libpcre2-dev zlib1g-dev libssl-dev libyajl-dev libmemcached-dev libsqlite3-dev libpq-dev
-memcached postgresql
-nginx-dev nginx
+perl libyaml-libyaml-perl"
+dynamic="$build nginx-dev"
+deb="$dynamic debhelper fakeroot"
+run="$build memcached curl procps"
+test="$run $dynamic postgresql
 libtest-base-perl libtest-longstring-perl liblist-moreutils-perl
-libhttp-message-perl libtext-diff-perl libipc-run-perl libyaml-libyaml-perl
-libdbd-sqlite3-perl $*"
+libhttp-message-perl libtext-diff-perl libipc-run-perl libdbd-sqlite3-perl"
+
+PACKAGES=""
+for a in "$@"; do
+    case $a in
+        build) PACKAGES="$PACKAGES $build" ;;
+        dynamic) PACKAGES="$PACKAGES $dynamic" ;;
+        deb) PACKAGES="$PACKAGES $deb" ;;
+        run) PACKAGES="$PACKAGES $run" ;;
+        test) PACKAGES="$PACKAGES $test" ;;
+        *) PACKAGES="$PACKAGES $a" ;;
+    esac
+done
 
 missing=""
 for p in $PACKAGES; do
+    case " $missing " in *" $p "*) continue ;; esac
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
             | grep -q "install ok installed"; then
         missing="$missing $p"
@@ -45,8 +71,9 @@ $SUDO apt-get update -q
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
     --no-install-recommends $missing
 
-# the nginx package is only here for its binary (the dynamic module check): if
-# its package just started the system service, stop it again.
+# nginx comes with nginx-dev for its binary (the dynamic module's checks,
+# the package's test), never as a service: if its package just started
+# the system service, stop it again.
 if [ $had_nginx_service = no ] && [ -f /run/nginx.pid ]; then
     $SUDO kill -QUIT "$(cat /run/nginx.pid)" 2>/dev/null || true
 fi

@@ -19,6 +19,7 @@ DEV_KEY=dev-key-change-me
 API_KEY=${API_KEY:-$DEV_KEY}
 KEYS_FILE=${KEYS_FILE:-}
 dir=$top/run/$PORT
+mcpid=$dir/memcached/memcached.pid
 
 # a zombie (exited, not yet reaped by init) counts as gone
 alive() {
@@ -33,15 +34,22 @@ listening() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# stops the process of pid file $1 with signal $2 and returns when it is
+# gone and its port $4 free, so that a start right after never meets it
+# (a memcached still shutting down answered the first requests 503)
 stop_pid() {
     local pid
     if alive "$1"; then
         pid=$(cat "$1" 2>/dev/null) || return 1
         kill "-$2" "$pid"
-        for _ in $(seq 100); do
-            alive "$1" || break
+        for _ in $(seq 300); do
+            alive "$1" || listening "$4" || break
             sleep 0.1
         done
+        if alive "$1" || listening "$4"; then
+            echo "$3 (pid $pid) did not stop within 30 s" >&2
+            return 1
+        fi
         echo "stopped $3 (pid $pid)"
     fi
     rm -f "$1"
@@ -49,8 +57,8 @@ stop_pid() {
 
 case $action in
 stop)
-    stop_pid "$dir/logs/nginx.pid" QUIT nginx
-    stop_pid "$dir/memcached.pid" TERM memcached
+    stop_pid "$dir/logs/nginx.pid" QUIT nginx "$PORT"
+    stop_pid "$mcpid" TERM memcached "$MEMCACHED_PORT"
     exit 0
     ;;
 start)
@@ -86,10 +94,22 @@ if [ "$(id -u)" = 0 ]; then
     chown nobody "$dir/data"
 fi
 
-if ! alive "$dir/memcached.pid" && ! listening "$MEMCACHED_PORT"; then
+if ! alive "$mcpid" && ! listening "$MEMCACHED_PORT"; then
+    # never as root: as the user of Debian's memcached package, or nobody;
+    # it writes its pid file as that user, into a directory of its own
+    user=""
+    mkdir -p "$dir/memcached"
+    if [ "$(id -u)" = 0 ]; then
+        user=nobody
+        if id memcache >/dev/null 2>&1; then
+            user=memcache
+        fi
+        chown "$user" "$dir/memcached"
+        user="-u $user"
+    fi
     # entries and the list index must fit: memcached evicts what does not
-    memcached -d -l 127.0.0.1 -p "$MEMCACHED_PORT" -U 0 -u root \
-        -m "${MEMCACHED_MB:-1024}" -P "$dir/memcached.pid"
+    memcached -d -l 127.0.0.1 -p "$MEMCACHED_PORT" -U 0 $user \
+        -m "${MEMCACHED_MB:-1024}" -P "$mcpid"
     for _ in $(seq 100); do
         listening "$MEMCACHED_PORT" && break
         sleep 0.05
