@@ -314,7 +314,9 @@ ngx_http_woportal_post_call(ngx_http_request_t *r,
 
     call->persist = NULL;
     call->later = NULL;
-    call->index_gen = NULL;
+
+    /* a write whose record cannot be appended makes the index rebuilt */
+    call->index_gen = &wlcf->index_keys[wlcf->index_shards];
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "woportal: store call %ui \"%V\"%s", (ngx_uint_t) op,

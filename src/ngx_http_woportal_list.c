@@ -94,6 +94,7 @@ typedef struct {
     ngx_http_woportal_mc_t       *mc;           /* while rebuilding */
     ngx_str_t                    *lock;
     uint64_t                      renewed;
+    ngx_array_t                   dumped;       /* keys: no persistence */
     unsigned                      all:1;        /* every shard rebuilt */
     ngx_str_t                     json;
     u_char                       *out;          /* json, ngx_alloc()ed */
@@ -131,6 +132,12 @@ static ngx_int_t ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
 static ngx_int_t ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc);
+static ngx_int_t ngx_http_woportal_list_renew(ngx_http_woportal_list_t *l);
+static ngx_int_t ngx_http_woportal_list_dumped(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_list_dump_key(void *data, ngx_str_t *key);
+static ngx_int_t ngx_http_woportal_list_dump_value(void *data, u_char *key,
+    size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 static ngx_int_t ngx_http_woportal_list_mend(ngx_http_woportal_list_t *l,
     ngx_http_woportal_entry_t *e, u_char *id);
 static void ngx_http_woportal_list_mended(ngx_http_woportal_list_t *l,
@@ -472,21 +479,18 @@ ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
     keys = wlcf->index_keys;
     n = wlcf->index_shards;
 
-    if (wlcf->db) {
-        l->gens = ngx_http_woportal_store_server_keys(mc,
-                                          &wlcf->index_keys[n], l->pool,
-                                          &l->ngens);
+    l->gens = ngx_http_woportal_store_server_keys(mc, &wlcf->index_keys[n],
+                                                  l->pool, &l->ngens);
 
-        keys = ngx_palloc(l->pool, (n + l->ngens) * sizeof(ngx_str_t));
+    keys = ngx_palloc(l->pool, (n + l->ngens) * sizeof(ngx_str_t));
 
-        if (l->gens == NULL || keys == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(keys, wlcf->index_keys, n * sizeof(ngx_str_t));
-        ngx_memcpy(keys + n, l->gens, l->ngens * sizeof(ngx_str_t));
-        n += l->ngens;
+    if (l->gens == NULL || keys == NULL) {
+        return NGX_ERROR;
     }
+
+    ngx_memcpy(keys, wlcf->index_keys, n * sizeof(ngx_str_t));
+    ngx_memcpy(keys + n, l->gens, l->ngens * sizeof(ngx_str_t));
+    n += l->ngens;
 
     l->deadline = ngx_http_woportal_metrics_clock()
                   + (uint64_t) (wlcf->persist_timeout
@@ -503,10 +507,6 @@ ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
             != NGX_OK)
         {
             return NGX_ERROR;
-        }
-
-        if (wlcf->db == NULL) {
-            return NGX_OK;
         }
 
         l->missing = 0;
@@ -602,9 +602,10 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "woportal: the list index of \"%V\" is not whole in "
                   "memcached (%ui of %ui marks, %ui shards missing): "
-                  "rebuilding %s from the database", &wlcf->key_prefix,
+                  "rebuilding %s from %s", &wlcf->key_prefix,
                   l->gen, l->ngens, l->missing,
-                  l->all ? "it" : "the missing shards");
+                  l->all ? "it" : "the missing shards",
+                  wlcf->db ? "the database" : "memcached's key dump");
 
     l->rebuilt = ngx_pcalloc(l->pool, wlcf->index_shards
                                       * (sizeof(ngx_str_t) + sizeof(size_t)));
@@ -631,21 +632,35 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
         {
             goto failed;
         }
+
+        if (ngx_http_woportal_list_renew(l) != NGX_OK) {
+            goto failed;
+        }
     }
 
-    if (ngx_http_woportal_db_scan(wlcf->db, &wlcf->key_prefix,
-                                  ngx_http_woportal_list_rebuilt, l, log)
-        != NGX_OK)
-    {
+    if (wlcf->db) {
+        rc = ngx_http_woportal_db_scan(wlcf->db, &wlcf->key_prefix,
+                                       ngx_http_woportal_list_rebuilt, l,
+                                       log);
+
+    } else {
+        rc = ngx_http_woportal_list_dumped(l, mc, log);
+    }
+
+    if (rc != NGX_OK) {
         goto failed;
     }
 
     for (s = 0; s < wlcf->index_shards; s++) {
         if (l->rebuilt[s].len
-            && ngx_http_woportal_store_append(mc, &wlcf->index_keys[s],
-                                              &l->rebuilt[s], 1, log)
+            && ngx_http_woportal_store_merge(mc, &wlcf->index_keys[s],
+                                             &l->rebuilt[s], log)
                != NGX_OK)
         {
+            goto failed;
+        }
+
+        if (ngx_http_woportal_list_renew(l) != NGX_OK) {
             goto failed;
         }
     }
@@ -693,6 +708,132 @@ done:
 }
 
 
+/*
+ * Without persistence memcached is the only store: the index is rebuilt
+ * from the entries memcached holds, found by its key dump (store.c) and
+ * read by multi-gets.  NGX_OK, NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_woportal_list_dumped(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log)
+{
+    ngx_str_t   *keys;
+    ngx_uint_t   i, n;
+
+    if (ngx_array_init(&l->dumped, l->pool, 1024, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_woportal_store_dump(mc, &l->wlcf->key_prefix,
+                                     l->wlcf->memcached_timeout,
+                                     ngx_http_woportal_list_dump_key, l, log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    keys = l->dumped.elts;
+
+    for (i = 0; i < l->dumped.nelts; i += n) {
+        n = ngx_min(l->dumped.nelts - i, NGX_HTTP_WOPORTAL_FETCH_MAX);
+
+        if (ngx_http_woportal_store_mget(mc, &keys[i], n,
+                                         ngx_http_woportal_list_dump_value,
+                                         l, log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a key of the dump: kept when it is an entry's, "<prefix><_id>" */
+
+static ngx_int_t
+ngx_http_woportal_list_dump_key(void *data, ngx_str_t *key)
+{
+    ngx_http_woportal_list_t *l = data;
+
+    u_char      ch;
+    ngx_str_t  *k;
+    ngx_uint_t  i;
+
+    if (key->len != l->wlcf->key_prefix.len + NGX_HTTP_WOPORTAL_ID_LEN) {
+        return NGX_OK;
+    }
+
+    for (i = l->wlcf->key_prefix.len; i < key->len; i++) {
+        ch = key->data[i];
+
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            return NGX_OK;
+        }
+    }
+
+    k = ngx_array_push(&l->dumped);
+    if (k == NULL) {
+        return NGX_ERROR;
+    }
+
+    k->data = ngx_pnalloc(l->pool, key->len);
+    if (k->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(k->data, key->data, key->len);
+    k->len = key->len;
+
+    return NGX_OK;
+}
+
+
+/* an entry the dump found: its record goes to its shard's records */
+
+static ngx_int_t
+ngx_http_woportal_list_dump_value(void *data, u_char *key, size_t key_len,
+    u_char *value, size_t len, uint32_t flags, uint64_t cas)
+{
+    ngx_str_t  doc;
+
+    if (flags != NGX_HTTP_WOPORTAL_FORMAT_JSON) {
+        /* a deletion's marker, a lease: no entry */
+        return NGX_OK;
+    }
+
+    doc.data = value;
+    doc.len = len;
+
+    return ngx_http_woportal_list_rebuilt(data, &doc);
+}
+
+
+/* the rebuild's lock lives on while the rebuild works */
+
+static ngx_int_t
+ngx_http_woportal_list_renew(ngx_http_woportal_list_t *l)
+{
+    uint64_t  now;
+
+    now = ngx_http_woportal_metrics_clock();
+
+    if (now - l->renewed < NGX_HTTP_WOPORTAL_LOCK_TIME * 1000000 / 4) {
+        return NGX_OK;
+    }
+
+    l->renewed = now;
+
+    return ngx_http_woportal_store_touch(l->mc, l->lock,
+                                         NGX_HTTP_WOPORTAL_LOCK_TIME,
+                                         l->pool->log);
+}
+
+
 /* an entry of the database: its record goes to its shard's records */
 
 static ngx_int_t
@@ -702,25 +843,13 @@ ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc)
 
     u_char                     *p;
     size_t                      cap;
-    uint64_t                    now;
     ngx_str_t                   record, *buf;
     ngx_uint_t                  shard;
     ngx_http_woportal_entry_t   e;
     ngx_http_woportal_error_t   err;
 
-    now = ngx_http_woportal_metrics_clock();
-
-    if (now - l->renewed >= NGX_HTTP_WOPORTAL_LOCK_TIME * 1000000 / 4) {
-        /* the lock lives on while the rebuild works */
-        if (ngx_http_woportal_store_touch(l->mc, l->lock,
-                                          NGX_HTTP_WOPORTAL_LOCK_TIME,
-                                          l->pool->log)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        l->renewed = now;
+    if (ngx_http_woportal_list_renew(l) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     ngx_reset_pool(l->scratch);
@@ -883,10 +1012,10 @@ ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l, ngx_array_t *recs,
                           shard->len, value.len);
         }
 
-        if (rc == NGX_OK && shard->corrupt && l->wlcf->db) {
+        if (rc == NGX_OK && shard->corrupt) {
             /*
              * the records after the garbage are lost: without a mark
-             * the next list rebuilds the index from the database
+             * the next list rebuilds the index
              */
             (void) ngx_http_woportal_store_put(mc, &l->gens[0], NULL, 0, 0,
                                                0, log);
@@ -1435,9 +1564,8 @@ ngx_http_woportal_list_mended(ngx_http_woportal_list_t *l,
 
         if (ngx_http_woportal_store_append(mc,
                                        &l->wlcf->index_keys[mend[i].shard],
-                                       &value, l->wlcf->db == NULL, log)
-            != NGX_OK
-            && l->wlcf->db)
+                                       &value, 0, log)
+            != NGX_OK)
         {
             (void) ngx_http_woportal_store_distrust(mc,
                                  &l->wlcf->index_keys[l->wlcf->index_shards],

@@ -54,8 +54,6 @@ ngx_http_woportal_persist_post(ngx_http_request_t *r,
     call = &ctx->call;
     p = &ctx->persist;
 
-    call->index_gen = &wlcf->index_keys[wlcf->index_shards];
-
     p->db = wlcf->db;
     p->prefix = wlcf->key_prefix;
     p->id = ctx->route.id.data;

@@ -21,6 +21,9 @@
 #include "ngx_http_woportal.h"
 
 
+/* the longest line of a key dump, with a key of 250 bytes URL-encoded */
+#define NGX_HTTP_WOPORTAL_DUMP_LINE       4096
+
 /* the most gets in one batch: one multi-get */
 #define NGX_HTTP_WOPORTAL_BATCH_MAX       64
 
@@ -70,6 +73,10 @@ static void ngx_http_woportal_batch_done(ngx_event_t *ev);
 static void ngx_http_woportal_store_thread(void *data, ngx_log_t *log);
 static void ngx_http_woportal_store_call(memcached_st *mc,
     ngx_http_woportal_call_t *call, ngx_uint_t fetched, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_store_dump_server(
+    const memcached_instance_st *server, u_char *buf, ngx_str_t *prefix,
+    ngx_msec_t timeout, ngx_http_woportal_dump_pt handler, void *data,
+    ngx_log_t *log);
 static memcached_return_t ngx_http_woportal_store_get1(memcached_st *mc,
     ngx_str_t *k, char **value, size_t *value_len, uint32_t *flags,
     uint64_t *cas);
@@ -84,7 +91,8 @@ static memcached_return_t ngx_http_woportal_store_write(memcached_st *mc,
 static memcached_return_t ngx_http_woportal_store_read_through(
     memcached_st *mc, ngx_http_woportal_call_t *call, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_store_compact(memcached_st *mc,
-    ngx_str_t *key, ngx_str_t *record, ngx_uint_t create, ngx_log_t *log);
+    ngx_str_t *key, ngx_str_t *record, ngx_uint_t create, ngx_uint_t merge,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_store_value(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 
@@ -833,7 +841,7 @@ ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
             if (!create) {
                 /* compacting tells a full shard from a missing one */
                 crc = ngx_http_woportal_store_compact(mc, key, record, 0,
-                                                      log);
+                                                      0, log);
                 if (crc != NGX_BUSY) {
                     return crc;
                 }
@@ -865,7 +873,8 @@ ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
          * compacting is right either way, being a CAS.
          */
 
-        crc = ngx_http_woportal_store_compact(mc, key, record, create, log);
+        crc = ngx_http_woportal_store_compact(mc, key, record, create, 0,
+                                              log);
 
         if (crc != NGX_BUSY) {
             return crc;
@@ -880,15 +889,49 @@ ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
 }
 
 
-/* a full shard rewritten with its live records and the new one */
+/*
+ * Runs in a pool thread: records folded into a shard that exists (a
+ * rebuild, list.c), CAS against what else is appended meanwhile.  NGX_OK,
+ * NGX_DECLINED (no such shard), NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_woportal_store_merge(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
+    ngx_str_t *records, ngx_log_t *log)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  i;
+
+    for (i = 0; i < 8; i++) {
+        rc = ngx_http_woportal_store_compact(mc, key, records, 0, 1, log);
+
+        if (rc != NGX_BUSY) {
+            return rc;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "woportal: index shard \"%V\" kept changing while it was "
+                  "rebuilt", key);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * A full shard rewritten with its live records and the new one, or, to
+ * merge, with the live records of both
+ */
 
 static ngx_int_t
 ngx_http_woportal_store_compact(memcached_st *mc, ngx_str_t *key,
-    ngx_str_t *record, ngx_uint_t create, ngx_log_t *log)
+    ngx_str_t *record, ngx_uint_t create, ngx_uint_t merge, ngx_log_t *log)
 {
     u_char                     *p;
+    size_t                      valid;
     ngx_int_t                   rc;
     ngx_str_t                   live, value;
+    ngx_array_t                 recs;
     ngx_http_woportal_value_t   v;
 
     ngx_memzero(&v, sizeof(ngx_http_woportal_value_t));
@@ -911,20 +954,69 @@ ngx_http_woportal_store_compact(memcached_st *mc, ngx_str_t *key,
         goto done;
     }
 
-    if (ngx_http_woportal_index_compact(v.pool, &v.value, &live) != NGX_OK) {
-        rc = NGX_ERROR;
-        goto done;
-    }
+    if (merge) {
+        /* a corrupt tail goes first: the records after it would be lost */
 
-    value.len = live.len + record->len;
-    value.data = ngx_pnalloc(v.pool, value.len);
-    if (value.data == NULL) {
-        rc = NGX_ERROR;
-        goto done;
-    }
+        if (ngx_array_init(&recs, v.pool, v.value.len / 64 + 1,
+                           sizeof(ngx_http_woportal_irec_t))
+            != NGX_OK)
+        {
+            rc = NGX_ERROR;
+            goto done;
+        }
 
-    p = ngx_cpymem(value.data, live.data, live.len);
-    ngx_memcpy(p, record->data, record->len);
+        rc = ngx_http_woportal_index_parse(v.value.data, v.value.len, 0,
+                                           &recs, &valid);
+        if (rc == NGX_ERROR) {
+            goto done;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "woportal: index shard \"%V\" is corrupt after "
+                          "%uz of its %uz bytes; the rest is dropped",
+                          key, valid, v.value.len);
+            v.value.len = valid;
+        }
+
+        /* the records folded in: what they repeat is kept once */
+
+        value.len = v.value.len + record->len;
+        value.data = ngx_pnalloc(v.pool, value.len);
+        if (value.data == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        p = ngx_cpymem(value.data, v.value.data, v.value.len);
+        ngx_memcpy(p, record->data, record->len);
+
+        if (ngx_http_woportal_index_compact(v.pool, &value, &live) != NGX_OK)
+        {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        value = live;
+
+    } else {
+        if (ngx_http_woportal_index_compact(v.pool, &v.value, &live)
+            != NGX_OK)
+        {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        value.len = live.len + record->len;
+        value.data = ngx_pnalloc(v.pool, value.len);
+        if (value.data == NULL) {
+            rc = NGX_ERROR;
+            goto done;
+        }
+
+        p = ngx_cpymem(value.data, live.data, live.len);
+        ngx_memcpy(p, record->data, record->len);
+    }
 
     rc = ngx_http_woportal_store_replace(mc, key, &value, v.cas, log);
 
@@ -1228,6 +1320,201 @@ ngx_http_woportal_store_server_keys(ngx_http_woportal_mc_t *mc,
     *n = k;
 
     return k ? keys : NULL;
+}
+
+
+/*
+ * Runs in a pool thread: every key memcached holds that starts with
+ * prefix, from each server's "lru_crawler metadump all" (memcached 1.5
+ * and later: a line "key=<key, URL-encoded> exp=... ..." an item, then
+ * "END"), handed to the handler.  The dump must be alone on its
+ * connection: one of its own, with the store's timeout.  NGX_OK, or
+ * NGX_ERROR when any server could not give its whole dump.
+ */
+
+ngx_int_t
+ngx_http_woportal_store_dump(ngx_http_woportal_mc_t *mc, ngx_str_t *prefix,
+    ngx_msec_t timeout, ngx_http_woportal_dump_pt handler, void *data,
+    ngx_log_t *log)
+{
+    u_char                       *buf;
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, n, attempt;
+    const memcached_instance_st  *server;
+
+    buf = ngx_alloc(NGX_HTTP_WOPORTAL_DUMP_LINE, log);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_OK;
+    n = memcached_server_count(mc);
+
+    for (i = 0; i < n && rc == NGX_OK; i++) {
+        server = memcached_server_instance_by_position(mc, i);
+
+        for (attempt = 0; attempt < 50; attempt++) {
+            rc = ngx_http_woportal_store_dump_server(server, buf, prefix,
+                                                     timeout, handler, data,
+                                                     log);
+            if (rc != NGX_AGAIN) {
+                break;
+            }
+
+            /* another crawl runs: asked again */
+            ngx_msleep(20);
+        }
+
+        if (rc == NGX_AGAIN) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "woportal: memcached \"%s:%d\" stayed busy "
+                          "with another crawl", memcached_server_name(server),
+                          (int) memcached_server_port(server));
+            rc = NGX_ERROR;
+        }
+    }
+
+    ngx_free(buf);
+
+    return rc;
+}
+
+
+/* one server's dump: NGX_OK, NGX_AGAIN (busy: ask again), NGX_ERROR */
+
+static ngx_int_t
+ngx_http_woportal_store_dump_server(const memcached_instance_st *server,
+    u_char *buf, ngx_str_t *prefix, ngx_msec_t timeout,
+    ngx_http_woportal_dump_pt handler, void *data, ngx_log_t *log)
+{
+    int               fd;
+    u_char           *p, *last, *eol, *dst, *src;
+    u_char            port[NGX_INT_T_LEN + 1];
+    ssize_t           n;
+    ngx_int_t         rc;
+    ngx_str_t         key;
+    struct timeval    tv;
+    struct addrinfo   hints, *ai;
+    static char       cmd[] = "lru_crawler metadump all\r\n";
+
+    ngx_memzero(&hints, sizeof(struct addrinfo));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+
+    *ngx_sprintf(port, "%d", (int) memcached_server_port(server)) = '\0';
+
+    if (getaddrinfo(memcached_server_name(server), (char *) port, &hints, &ai)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: cannot resolve memcached \"%s\"",
+                      memcached_server_name(server));
+        return NGX_ERROR;
+    }
+
+    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+
+    if (fd == -1) {
+        freeaddrinfo(ai);
+        return NGX_ERROR;
+    }
+
+    tv.tv_sec = timeout / 1000;
+    tv.tv_usec = (timeout % 1000) * 1000;
+
+    (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+
+    rc = NGX_ERROR;
+
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1
+        || send(fd, cmd, sizeof(cmd) - 1, 0) != (ssize_t) sizeof(cmd) - 1)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_socket_errno,
+                      "woportal: cannot ask memcached \"%s:%s\" for its "
+                      "keys", memcached_server_name(server), port);
+        goto done;
+    }
+
+    last = buf;
+
+    for ( ;; ) {
+        n = recv(fd, last, buf + NGX_HTTP_WOPORTAL_DUMP_LINE - last, 0);
+
+        if (n <= 0) {
+            ngx_log_error(NGX_LOG_ERR, log, ngx_socket_errno,
+                          "woportal: the key dump of memcached \"%s:%s\" "
+                          "ended early", memcached_server_name(server), port);
+            goto done;
+        }
+
+        last += n;
+        p = buf;
+
+        /* each whole line */
+
+        while ((eol = ngx_strlchr(p, last, '\n')) != NULL) {
+
+            if (eol - p >= 3 && ngx_strncmp(p, "END", 3) == 0) {
+                rc = NGX_OK;
+                goto done;
+            }
+
+            if (eol - p >= 4 && ngx_strncmp(p, "BUSY", 4) == 0) {
+                rc = NGX_AGAIN;
+                goto done;
+            }
+
+            if (eol - p < 4 || ngx_strncmp(p, "key=", 4) != 0) {
+                ngx_log_error(NGX_LOG_ERR, log, 0,
+                              "woportal: memcached \"%s:%s\" cannot dump "
+                              "its keys: \"%*s\"",
+                              memcached_server_name(server), port,
+                              (size_t) (eol - p), p);
+                goto done;
+            }
+
+            key.data = p + 4;
+
+            for (p = key.data; p < eol && *p != ' '; p++) { /* void */ }
+
+            /* URL-encoded: decoded in place, never longer */
+
+            dst = key.data;
+            src = key.data;
+            ngx_unescape_uri(&dst, &src, p - key.data, 0);
+            key.len = dst - key.data;
+
+            p = eol + 1;
+
+            if (key.len > prefix->len
+                && ngx_strncmp(key.data, prefix->data, prefix->len) == 0
+                && handler(data, &key) != NGX_OK)
+            {
+                goto done;
+            }
+        }
+
+        if (p == buf && last == buf + NGX_HTTP_WOPORTAL_DUMP_LINE) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "woportal: a line of the key dump of memcached "
+                          "\"%s:%s\" is too long",
+                          memcached_server_name(server), port);
+            goto done;
+        }
+
+        /* a line not yet whole goes to the front */
+
+        ngx_memmove(buf, p, last - p);
+        last = buf + (last - p);
+    }
+
+done:
+
+    close(fd);
+    freeaddrinfo(ai);
+
+    return rc;
 }
 
 
