@@ -32,6 +32,9 @@
 #define NGX_HTTP_WOPORTAL_FREE_MAX_DEPTH     8
 #define NGX_HTTP_WOPORTAL_NACTIONS           5
 
+/* the newest version of sql/: a database without it gets the schema */
+#define NGX_HTTP_WOPORTAL_SCHEMA_VERSION     "2"
+
 /* woportal_persist_mode */
 #define NGX_HTTP_WOPORTAL_SYNC               0
 #define NGX_HTTP_WOPORTAL_ASYNC              1

@@ -7,7 +7,7 @@
  *     commit: BEGIN -> the writes, each guarded by its version -> COMMIT
  *                                                    (a task a batch)
  *     after:  delete the item again (a new entry's is set), append the
- *             index record                           (a task of its own)
+ *             index record                 (a task a few writes share)
  *
  * Group commit.  The writes a worker has ready for one database while a
  * transaction of its runs wait, and go together in the next one: one
@@ -16,7 +16,9 @@
  * runs at a time, so SQLite's one writer lock is fought over by the
  * workers, not by every pool thread.  The memcached calls before and
  * after run in tasks of their own, side by side in the pool: a round trip
- * each, they would make one transaction's writes wait for each other.
+ * each, they would make one transaction's writes wait for each other
+ * (the calls after a commit go a few writes to a task: the hand-offs to
+ * the pool cost more than a round trip).
  *
  * The first delete makes sure memcached can be reached before anything
  * is committed (a write it fails is 503 and changes nothing) and that a
@@ -50,6 +52,12 @@
 /* the most writes in one transaction */
 #define NGX_HTTP_WOPORTAL_COMMIT_MAX  256
 
+/*
+ * The most writes whose memcached calls after the commit share a task:
+ * fewer hand-offs to the pool, a few round trips of waiting at most
+ */
+#define NGX_HTTP_WOPORTAL_AFTER_MAX   4
+
 
 typedef struct ngx_http_woportal_commit_s  ngx_http_woportal_commit_t;
 
@@ -81,11 +89,28 @@ static ngx_int_t ngx_http_woportal_commit_write(ngx_http_woportal_db_t *db,
 static void ngx_http_woportal_commit_fail(ngx_http_woportal_call_t *first,
     const char *text);
 static void ngx_http_woportal_commit_done(ngx_event_t *ev);
-static void ngx_http_woportal_commit_after(void *data, ngx_log_t *log);
+static void ngx_http_woportal_commit_afters(ngx_http_woportal_commit_t *c,
+    ngx_http_woportal_call_t *first);
+static void ngx_http_woportal_commit_after_thread(void *data,
+    ngx_log_t *log);
+static ngx_uint_t ngx_http_woportal_commit_after(
+    ngx_http_woportal_call_t *call, ngx_log_t *log);
 static void ngx_http_woportal_commit_answer(ngx_event_t *ev);
 
 
+/* the writes of a batch whose memcached calls after share a task */
+typedef struct ngx_http_woportal_after_s  ngx_http_woportal_after_t;
+
+struct ngx_http_woportal_after_s {
+    ngx_thread_task_t             task;
+    ngx_http_woportal_commit_t   *commit;
+    ngx_http_woportal_call_t     *first;
+    ngx_http_woportal_after_t    *next;      /* free */
+};
+
+
 static ngx_http_woportal_commit_t  *ngx_http_woportal_commits;
+static ngx_http_woportal_after_t   *ngx_http_woportal_free_afters;
 
 
 /* on the event loop: a write starts; NGX_OK, or NGX_ERROR (nothing done) */
@@ -420,7 +445,8 @@ ngx_http_woportal_commit_done(ngx_event_t *ev)
 {
     ngx_http_woportal_commit_t *c = ev->data;
 
-    ngx_http_woportal_call_t  *call, *next;
+    ngx_uint_t                 n;
+    ngx_http_woportal_call_t  *call, *next, *first, **last;
 
     call = c->batch;
     c->batch = NULL;
@@ -430,44 +456,125 @@ ngx_http_woportal_commit_done(ngx_event_t *ev)
         ngx_post_event(&c->flush, &ngx_posted_events);
     }
 
+    first = NULL;
+    last = &first;
+    n = 0;
+
     for ( /* void */ ; call; call = next) {
         /* a call's request may be freed by its done handler */
         next = call->next;
 
-        if (call->rc == MEMCACHED_SUCCESS) {
-            /* an index a write before could not mend goes with it */
-            call->distrust = c->distrust;
-            c->distrust = NULL;
-
-            if (ngx_http_woportal_store_task(call, c->tp,
-                                             ngx_http_woportal_commit_after,
-                                             ngx_http_woportal_commit_answer)
-                == NGX_OK)
-            {
-                continue;
-            }
-
-            /* committed all the same: the index is rebuilt */
-            c->distrust = call->index_gen;
+        if (call->rc != MEMCACHED_SUCCESS) {
+            ngx_http_woportal_store_complete(call);
+            continue;
         }
 
+        /* an index a write before could not mend goes with this one */
+        call->distrust = c->distrust;
+        c->distrust = NULL;
+
+        call->next = NULL;
+        *last = call;
+        last = &call->next;
+
+        if (++n == NGX_HTTP_WOPORTAL_AFTER_MAX) {
+            ngx_http_woportal_commit_afters(c, first);
+            first = NULL;
+            last = &first;
+            n = 0;
+        }
+    }
+
+    if (first) {
+        ngx_http_woportal_commit_afters(c, first);
+    }
+}
+
+
+/* on the event loop: committed writes go on to their memcached calls */
+
+static void
+ngx_http_woportal_commit_afters(ngx_http_woportal_commit_t *c,
+    ngx_http_woportal_call_t *first)
+{
+    ngx_http_woportal_call_t   *call, *next;
+    ngx_http_woportal_after_t  *a;
+
+    a = ngx_http_woportal_free_afters;
+
+    if (a) {
+        ngx_http_woportal_free_afters = a->next;
+
+    } else {
+        /* as many as were ever in flight at once; reused */
+
+        a = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_woportal_after_t));
+
+        if (a) {
+            a->task.ctx = a;
+            a->task.handler = ngx_http_woportal_commit_after_thread;
+            a->task.event.data = a;
+            a->task.event.handler = ngx_http_woportal_commit_answer;
+        }
+    }
+
+    if (a) {
+        a->commit = c;
+        a->first = first;
+
+        if (ngx_thread_task_post(c->tp, &a->task) == NGX_OK) {
+            return;
+        }
+
+        a->next = ngx_http_woportal_free_afters;
+        ngx_http_woportal_free_afters = a;
+    }
+
+    /* committed all the same: answered, and the index is rebuilt */
+
+    for (call = first; call; call = next) {
+        next = call->next;
+        c->distrust = call->index_gen;
         ngx_http_woportal_store_complete(call);
     }
 }
 
 
-/*
- * In a pool thread, after the commit: the item is deleted again (a new
- * entry's is set), and the index learns the change.  The change is
- * committed whatever fails here: the request is answered 2xx, and
- * call->index_rc tells the index was not mended.
- */
+/* in a pool thread: the memcached calls after the commit of a few writes */
 
 static void
-ngx_http_woportal_commit_after(void *data, ngx_log_t *log)
+ngx_http_woportal_commit_after_thread(void *data, ngx_log_t *log)
 {
-    ngx_http_woportal_call_t *call = data;
+    ngx_http_woportal_after_t *a = data;
 
+    ngx_uint_t                 failed;
+    ngx_http_woportal_call_t  *call;
+
+    failed = 0;
+
+    for (call = a->first; call; call = call->next) {
+        if (failed) {
+            /* memcached failed for one: not waited for again */
+            call->index_rc = NGX_ERROR;
+            continue;
+        }
+
+        failed = ngx_http_woportal_commit_after(call, log);
+    }
+}
+
+
+/*
+ * After the commit: the item is deleted again (a new entry's is set), and
+ * the index learns the change.  The change is committed whatever fails
+ * here: the request is answered 2xx, and call->index_rc tells the index
+ * was not mended.  1 when memcached could not be reached.
+ */
+
+static ngx_uint_t
+ngx_http_woportal_commit_after(ngx_http_woportal_call_t *call,
+    ngx_log_t *log)
+{
     memcached_st        *mc;
     memcached_return_t   rc;
 
@@ -475,7 +582,7 @@ ngx_http_woportal_commit_after(void *data, ngx_log_t *log)
 
     if (mc == NULL) {
         call->index_rc = NGX_ERROR;
-        return;
+        return 1;
     }
 
     if (call->distrust
@@ -510,7 +617,7 @@ ngx_http_woportal_commit_after(void *data, ngx_log_t *log)
                       "after the commit: %s", &call->key,
                       memcached_strerror(mc, rc));
         call->index_rc = NGX_ERROR;
-        return;
+        return 1;
     }
 
     if (call->record.len
@@ -522,28 +629,39 @@ ngx_http_woportal_commit_after(void *data, ngx_log_t *log)
     {
         call->index_rc = NGX_ERROR;
     }
+
+    return 0;
 }
 
 
-/* on the event loop: the write is answered */
+/* on the event loop: the writes are answered */
 
 static void
 ngx_http_woportal_commit_answer(ngx_event_t *ev)
 {
-    ngx_http_woportal_call_t *call = ev->data;
+    ngx_http_woportal_after_t *a = ev->data;
 
+    ngx_http_woportal_call_t    *call, *next;
     ngx_http_woportal_commit_t  *c;
 
-    if (call->index_rc != NGX_OK || call->distrust) {
-        /* the next write that reaches memcached distrusts the index */
-        c = ngx_http_woportal_commit_get(call->persist->db, call->task_pool);
+    c = a->commit;
+    call = a->first;
 
-        if (c) {
+    /* free before the calls go on: their next writes may reuse it */
+
+    a->first = NULL;
+    a->next = ngx_http_woportal_free_afters;
+    ngx_http_woportal_free_afters = a;
+
+    for ( /* void */ ; call; call = next) {
+        next = call->next;
+
+        if (call->index_rc != NGX_OK || call->distrust) {
+            /* the next write that reaches memcached distrusts the index */
             c->distrust = call->distrust ? call->distrust : call->index_gen;
+            call->index_rc = NGX_OK;
         }
 
-        call->index_rc = NGX_OK;
+        ngx_http_woportal_store_complete(call);
     }
-
-    ngx_http_woportal_store_complete(call);
 }

@@ -235,16 +235,18 @@ ngx_http_woportal_pgsql_put(ngx_http_woportal_db_t *db, void **slot,
 
     PQclear(res);
 
-    /* the namespaces, for filters */
+    /* the namespaces, for filters; a new entry has none yet */
 
-    res = ngx_http_woportal_pgsql_run(db, slot,
-                                      NGX_HTTP_WOPORTAL_PG_NS_DELETE, 2,
-                                      values, lengths, log);
-    if (res == NULL) {
-        return NGX_ERROR;
+    if (!p->create) {
+        res = ngx_http_woportal_pgsql_run(db, slot,
+                                          NGX_HTTP_WOPORTAL_PG_NS_DELETE, 2,
+                                          values, lengths, log);
+        if (res == NULL) {
+            return NGX_ERROR;
+        }
+
+        PQclear(res);
     }
-
-    PQclear(res);
 
     /* prefix, namespace, id */
 
@@ -564,7 +566,8 @@ ngx_http_woportal_pgsql_setup(ngx_http_woportal_db_t *db, PGconn *pg,
     PGresult    *res;
     ngx_uint_t   ok;
 
-    res = PQexec(pg, "SELECT 1 FROM woportal_schema WHERE version = 1");
+    res = PQexec(pg, "SELECT 1 FROM woportal_schema WHERE version = "
+                     NGX_HTTP_WOPORTAL_SCHEMA_VERSION);
     ok = (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1);
     PQclear(res);
 

@@ -266,14 +266,16 @@ ngx_http_woportal_sqlite_put(ngx_http_woportal_db_t *db, void **slot,
         return NGX_BUSY;
     }
 
-    /* the namespaces, for filters */
+    /* the namespaces, for filters; a new entry has none yet */
 
-    stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_NS_DELETE];
+    if (!p->create) {
+        stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_NS_DELETE];
 
-    ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
+        ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
 
-    if (ngx_http_woportal_sqlite_step(db, c, stmt, log) != NGX_OK) {
-        return NGX_ERROR;
+        if (ngx_http_woportal_sqlite_step(db, c, stmt, log) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_NS_INSERT];
@@ -541,7 +543,8 @@ ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
 
         if (rc == SQLITE_OK) {
             (void) sqlite3_exec(c->db, "SELECT version FROM woportal_schema"
-                                       " WHERE version = 1",
+                                       " WHERE version = "
+                                       NGX_HTTP_WOPORTAL_SCHEMA_VERSION,
                                 ngx_http_woportal_sqlite_row, &found, NULL);
 
             if (!found) {
