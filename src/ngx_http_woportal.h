@@ -361,6 +361,15 @@ struct ngx_http_woportal_backend_s {
                                        void **slot, ngx_str_t *prefix,
                                        ngx_http_woportal_scan_pt handler,
                                        void *data, ngx_log_t *log);
+    /*
+     * a group commit in one go, where the database does it better than
+     * begin, each write and end (pgsql.c: one pipeline); NULL: none
+     */
+    ngx_int_t                  (*commit)(ngx_http_woportal_db_t *db,
+                                         void **slot,
+                                         ngx_http_woportal_persist_t **ps,
+                                         ngx_int_t *rcs, ngx_uint_t n,
+                                         ngx_log_t *log);
     void                       (*free)(void *conn);
 };
 
@@ -694,6 +703,9 @@ ngx_int_t ngx_http_woportal_db_load(ngx_http_woportal_db_t *db,
     ngx_str_t *prefix, u_char *id, ngx_str_t *doc, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_db_scan(ngx_http_woportal_db_t *db,
     ngx_str_t *prefix, ngx_http_woportal_scan_pt handler, void *data,
+    ngx_log_t *log);
+ngx_int_t ngx_http_woportal_db_commit(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_persist_t **ps, ngx_int_t *rcs, ngx_uint_t n,
     ngx_log_t *log);
 ngx_int_t ngx_http_woportal_db_read_through(ngx_http_woportal_mc_t *mc,
     ngx_http_woportal_persist_t *p, ngx_str_t *key, ngx_str_t *value,

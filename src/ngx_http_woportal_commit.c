@@ -84,8 +84,8 @@ static void ngx_http_woportal_commit_queue(ngx_http_woportal_commit_t *c,
     ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_commit_flush(ngx_event_t *ev);
 static void ngx_http_woportal_commit_thread(void *data, ngx_log_t *log);
-static ngx_int_t ngx_http_woportal_commit_write(ngx_http_woportal_db_t *db,
-    ngx_http_woportal_call_t *call, ngx_log_t *log);
+static void ngx_http_woportal_commit_result(ngx_http_woportal_call_t *call,
+    ngx_int_t rc);
 static void ngx_http_woportal_commit_fail(ngx_http_woportal_call_t *first,
     const char *text);
 static void ngx_http_woportal_commit_done(ngx_event_t *ev);
@@ -325,10 +325,12 @@ ngx_http_woportal_commit_thread(void *data, ngx_log_t *log)
 {
     ngx_http_woportal_commit_t *c = data;
 
-    uint64_t                   now;
-    ngx_uint_t                 n;
-    ngx_http_woportal_db_t    *db;
-    ngx_http_woportal_call_t  *call;
+    uint64_t                      now;
+    ngx_int_t                     rc, rcs[NGX_HTTP_WOPORTAL_COMMIT_MAX];
+    ngx_uint_t                    i, n;
+    ngx_http_woportal_db_t       *db;
+    ngx_http_woportal_call_t     *call, *calls[NGX_HTTP_WOPORTAL_COMMIT_MAX];
+    ngx_http_woportal_persist_t  *ps[NGX_HTTP_WOPORTAL_COMMIT_MAX];
 
     db = c->db;
     now = ngx_http_woportal_metrics_clock();
@@ -344,6 +346,8 @@ ngx_http_woportal_commit_thread(void *data, ngx_log_t *log)
             continue;
         }
 
+        calls[n] = call;
+        ps[n] = call->persist;
         n++;
     }
 
@@ -351,25 +355,37 @@ ngx_http_woportal_commit_thread(void *data, ngx_log_t *log)
         return;
     }
 
-    if (ngx_http_woportal_db_begin(db, log) != NGX_OK) {
-        ngx_http_woportal_commit_fail(c->batch, "the database failed");
-        return;
-    }
+    /* PostgreSQL: one pipeline; else BEGIN, each write, COMMIT */
 
-    for (call = c->batch; call; call = call->next) {
-        if (call->rc == MEMCACHED_SUCCESS
-            && ngx_http_woportal_commit_write(db, call, log) != NGX_OK)
-        {
-            (void) ngx_http_woportal_db_end(db, 0, log);
-            ngx_http_woportal_commit_fail(c->batch, "the database failed");
-            return;
+    rc = ngx_http_woportal_db_commit(db, ps, rcs, n, log);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_woportal_db_begin(db, log);
+
+        for (i = 0; i < n && rc == NGX_OK; i++) {
+            rcs[i] = (calls[i]->op == NGX_HTTP_WOPORTAL_STORE_DELETE)
+                     ? ngx_http_woportal_db_delete(db, ps[i], log)
+                     : ngx_http_woportal_db_put(db, ps[i], log);
+
+            if (rcs[i] == NGX_ERROR) {
+                (void) ngx_http_woportal_db_end(db, 0, log);
+                rc = NGX_ERROR;
+            }
+        }
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_woportal_db_end(db, 1, log);
         }
     }
 
-    if (ngx_http_woportal_db_end(db, 1, log) != NGX_OK) {
-        ngx_http_woportal_commit_fail(c->batch,
-                                      "the database could not commit");
+    if (rc != NGX_OK) {
+        ngx_http_woportal_commit_fail(c->batch, "the database failed, or "
+                                      "could not commit");
         return;
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_http_woportal_commit_result(calls[i], rcs[i]);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
@@ -377,21 +393,12 @@ ngx_http_woportal_commit_thread(void *data, ngx_log_t *log)
 }
 
 
-/*
- * A write in the transaction: NGX_OK, with call->rc telling whether it
- * was made; NGX_ERROR when the database failed.
- */
+/* a write of a transaction committed: whether it was made */
 
-static ngx_int_t
-ngx_http_woportal_commit_write(ngx_http_woportal_db_t *db,
-    ngx_http_woportal_call_t *call, ngx_log_t *log)
+static void
+ngx_http_woportal_commit_result(ngx_http_woportal_call_t *call,
+    ngx_int_t rc)
 {
-    ngx_int_t  rc;
-
-    rc = (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE)
-         ? ngx_http_woportal_db_delete(db, call->persist, log)
-         : ngx_http_woportal_db_put(db, call->persist, log);
-
     switch (rc) {
 
     case NGX_OK:
@@ -404,16 +411,11 @@ ngx_http_woportal_commit_write(ngx_http_woportal_db_t *db,
         call->rc_text = "the database holds another version";
         break;
 
-    case NGX_DECLINED:
+    default: /* NGX_DECLINED */
         call->rc = MEMCACHED_NOTFOUND;
         call->rc_text = "the database has no such entry";
         break;
-
-    default:
-        return NGX_ERROR;
     }
-
-    return NGX_OK;
 }
 
 

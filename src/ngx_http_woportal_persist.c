@@ -232,6 +232,38 @@ ngx_http_woportal_db_load(ngx_http_woportal_db_t *db, ngx_str_t *prefix,
 }
 
 
+/*
+ * A group commit in one go (the backend's commit, when it has one):
+ * NGX_OK with a result each (db_put(), db_delete()), NGX_DECLINED when
+ * the backend has none, NGX_ERROR (nothing committed).
+ */
+
+ngx_int_t
+ngx_http_woportal_db_commit(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_persist_t **ps, ngx_int_t *rcs, ngx_uint_t n,
+    ngx_log_t *log)
+{
+    void      **slot;
+    uint64_t    t;
+    ngx_int_t   rc;
+
+    if (db->backend->commit == NULL) {
+        return NGX_DECLINED;
+    }
+
+    slot = ngx_http_woportal_db_slot(db);
+    if (slot == NULL) {
+        return NGX_ERROR;
+    }
+
+    t = ngx_http_woportal_metrics_clock();
+    rc = db->backend->commit(db, slot, ps, rcs, n, log);
+    ngx_http_woportal_metrics_sql(NGX_HTTP_WOPORTAL_DBCALL_END, t, rc);
+
+    return rc;
+}
+
+
 /* every entry of a prefix, handed to the handler: NGX_OK or NGX_ERROR */
 
 ngx_int_t

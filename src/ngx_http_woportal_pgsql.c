@@ -34,13 +34,17 @@ enum {
     NGX_HTTP_WOPORTAL_PG_LOAD,
     NGX_HTTP_WOPORTAL_PG_SCAN,
     NGX_HTTP_WOPORTAL_PG_DELETE_IF,
+    NGX_HTTP_WOPORTAL_PG_PUT_NEW,
+    NGX_HTTP_WOPORTAL_PG_PUT_CHANGE,
+    NGX_HTTP_WOPORTAL_PG_DELETE_CHECKED,
     NGX_HTTP_WOPORTAL_PG_COUNT
 };
 
 
 static const char  *ngx_http_woportal_pg_names[] = {
     "wp_insert", "wp_upsert", "wp_delete", "wp_tombstone", "wp_ns_delete",
-    "wp_ns_insert", "wp_load", "wp_scan", "wp_delete_if"
+    "wp_ns_insert", "wp_load", "wp_scan", "wp_delete_if", "wp_put_new",
+    "wp_put_change", "wp_delete_checked"
 };
 
 
@@ -94,7 +98,49 @@ static const char  *ngx_http_woportal_pg_sql[] = {
     "UPDATE woportal_entries SET version = 9223372036854775807,"
     " workorder = '', client = '', status = '', access_level = '',"
     " expiry_date = NULL, doc = '' WHERE prefix = $1 AND id = $2"
-    " AND doc <> '' AND version <= $3"
+    " AND doc <> '' AND version <= $3",
+
+    /*
+     * The writes of a group commit, one statement each, so that a
+     * transaction's statements go in one pipeline (pgsql_commit()): a
+     * write whose row is refused changes no namespace ($12: text[])
+     */
+
+    "WITH up AS (INSERT INTO woportal_entries (prefix, id, version,"
+    " workorder, client, status, access_level, expiry_date, created_at,"
+    " updated_at, doc)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (prefix, id) DO NOTHING RETURNING 1),"
+    " ins AS (INSERT INTO woportal_entry_namespaces (prefix, namespace, id)"
+    " SELECT $1, n, $2 FROM unnest($12::text[]) AS n"
+    " WHERE EXISTS (SELECT 1 FROM up) ON CONFLICT DO NOTHING)"
+    " SELECT count(*) FROM up",
+
+    "WITH up AS (INSERT INTO woportal_entries (prefix, id, version,"
+    " workorder, client, status, access_level, expiry_date, created_at,"
+    " updated_at, doc)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
+    " workorder = excluded.workorder, client = excluded.client,"
+    " status = excluded.status, access_level = excluded.access_level,"
+    " expiry_date = excluded.expiry_date, created_at = excluded.created_at,"
+    " updated_at = excluded.updated_at, doc = excluded.doc"
+    " WHERE woportal_entries.version < excluded.version RETURNING 1),"
+    " del AS (DELETE FROM woportal_entry_namespaces"
+    " WHERE prefix = $1 AND id = $2 AND namespace <> ALL ($12::text[])"
+    " AND EXISTS (SELECT 1 FROM up)),"
+    " ins AS (INSERT INTO woportal_entry_namespaces (prefix, namespace, id)"
+    " SELECT $1, n, $2 FROM unnest($12::text[]) AS n"
+    " WHERE EXISTS (SELECT 1 FROM up) ON CONFLICT DO NOTHING)"
+    " SELECT count(*) FROM up",
+
+    "WITH d AS (UPDATE woportal_entries SET version = 9223372036854775807,"
+    " workorder = '', client = '', status = '', access_level = '',"
+    " expiry_date = NULL, doc = '' WHERE prefix = $1 AND id = $2"
+    " AND doc <> '' AND version <= $3 RETURNING 1),"
+    " ns AS (DELETE FROM woportal_entry_namespaces"
+    " WHERE prefix = $1 AND id = $2 AND EXISTS (SELECT 1 FROM d))"
+    " SELECT count(*) FROM d"
 };
 
 
@@ -119,6 +165,16 @@ static ngx_int_t ngx_http_woportal_pgsql_load(ngx_http_woportal_db_t *db,
 static ngx_int_t ngx_http_woportal_pgsql_scan(ngx_http_woportal_db_t *db,
     void **slot, ngx_str_t *prefix, ngx_http_woportal_scan_pt handler,
     void *data, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_commit(ngx_http_woportal_db_t *db,
+    void **slot, ngx_http_woportal_persist_t **ps, ngx_int_t *rcs,
+    ngx_uint_t n, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_send(PGconn *pg, ngx_uint_t stmt,
+    int n, const char **values, const int *lengths);
+static ngx_int_t ngx_http_woportal_pgsql_next(ngx_http_woportal_db_t *db,
+    PGconn *pg, ngx_uint_t *found, ngx_log_t *log);
+static char *ngx_http_woportal_pgsql_params(ngx_http_woportal_persist_t *p,
+    const char **values, int *lengths, u_char numbers[][NGX_INT64_LEN + 1],
+    char *buf);
 static void ngx_http_woportal_pgsql_free(void *conn);
 static void ngx_http_woportal_pgsql_key(const char **values, int *lengths,
     ngx_str_t *prefix, u_char *id);
@@ -143,6 +199,7 @@ ngx_http_woportal_backend_t  ngx_http_woportal_pgsql_backend = {
     ngx_http_woportal_pgsql_delete,
     ngx_http_woportal_pgsql_load,
     ngx_http_woportal_pgsql_scan,
+    ngx_http_woportal_pgsql_commit,
     ngx_http_woportal_pgsql_free
 };
 
@@ -375,6 +432,368 @@ ngx_http_woportal_pgsql_load(ngx_http_woportal_db_t *db, void **slot,
     PQclear(res);
 
     return NGX_OK;
+}
+
+
+/*
+ * A group commit in one round trip (libpq's pipeline mode): BEGIN, each
+ * write, COMMIT, then the results.  rcs[i]: NGX_OK, NGX_BUSY (the
+ * version is refused: see pgsql_put()), NGX_DECLINED (a plain deletion
+ * of no entry).  NGX_OK, or NGX_ERROR when anything failed: then nothing
+ * was committed.
+ */
+
+static ngx_int_t
+ngx_http_woportal_pgsql_commit(ngx_http_woportal_db_t *db, void **slot,
+    ngx_http_woportal_persist_t **ps, ngx_int_t *rcs, ngx_uint_t n,
+    ngx_log_t *log)
+{
+    int                         lengths[12];
+    char                       *nsbuf;
+    u_char                      numbers[4][NGX_INT64_LEN + 1];
+    PGconn                     *pg;
+    PGresult                   *res;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, k, found, stmt;
+    const char                 *values[12];
+    ngx_http_woportal_pgsql_t  *c;
+    ngx_http_woportal_persist_t  *p;
+
+    static ngx_uint_t  needed[] = {
+        NGX_HTTP_WOPORTAL_PG_PUT_NEW, NGX_HTTP_WOPORTAL_PG_PUT_CHANGE,
+        NGX_HTTP_WOPORTAL_PG_DELETE_CHECKED, NGX_HTTP_WOPORTAL_PG_DELETE,
+        NGX_HTTP_WOPORTAL_PG_TOMBSTONE, NGX_HTTP_WOPORTAL_PG_NS_DELETE
+    };
+
+    /* prepared before: a pipeline has no room for a failed prepare */
+
+    c = NULL;
+
+    for (k = 0; k < sizeof(needed) / sizeof(ngx_uint_t); k++) {
+        c = ngx_http_woportal_pgsql_conn(db, slot, needed[k], log);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    pg = c->pg;
+
+    nsbuf = NULL;
+
+    if (PQenterPipelineMode(pg) != 1) {
+        return ngx_http_woportal_pgsql_failed(db, slot, NULL, log);
+    }
+
+    rc = NGX_OK;
+
+    if (PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) != 1) {
+        rc = NGX_ERROR;
+        goto sync;
+    }
+
+    for (i = 0; i < n; i++) {
+        p = ps[i];
+
+        ngx_http_woportal_pgsql_key(values, lengths, &p->prefix, p->id);
+
+        if (p->entry) {
+            nsbuf = ngx_http_woportal_pgsql_params(p, values, lengths,
+                                                   numbers, nsbuf);
+            if (nsbuf == NULL) {
+                rc = NGX_ERROR;
+                goto sync;
+            }
+
+            stmt = p->create ? NGX_HTTP_WOPORTAL_PG_PUT_NEW
+                             : NGX_HTTP_WOPORTAL_PG_PUT_CHANGE;
+
+            if (ngx_http_woportal_pgsql_send(pg, stmt, 12, values, lengths)
+                != NGX_OK)
+            {
+                rc = NGX_ERROR;
+                goto sync;
+            }
+
+            continue;
+        }
+
+        if (p->expected) {
+            *ngx_sprintf(numbers[0], "%uL", p->expected) = '\0';
+            values[2] = (char *) numbers[0];
+            lengths[2] = 0;
+
+            if (ngx_http_woportal_pgsql_send(pg,
+                                         NGX_HTTP_WOPORTAL_PG_DELETE_CHECKED,
+                                         3, values, lengths)
+                != NGX_OK)
+            {
+                rc = NGX_ERROR;
+                goto sync;
+            }
+
+            continue;
+        }
+
+        /* a plain deletion: pgsql_delete()'s three statements */
+
+        for (stmt = NGX_HTTP_WOPORTAL_PG_DELETE;
+             stmt <= NGX_HTTP_WOPORTAL_PG_NS_DELETE;
+             stmt++)
+        {
+            if (ngx_http_woportal_pgsql_send(pg, stmt, 2, values, lengths)
+                != NGX_OK)
+            {
+                rc = NGX_ERROR;
+                goto sync;
+            }
+        }
+    }
+
+    if (PQsendQueryParams(pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1) {
+        rc = NGX_ERROR;
+    }
+
+sync:
+
+    free(nsbuf);
+
+    if (PQpipelineSync(pg) != 1) {
+        (void) ngx_http_woportal_pgsql_failed(db, slot, NULL, log);
+        return NGX_ERROR;
+    }
+
+    /* the results, in order: BEGIN, each write's, COMMIT */
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_woportal_pgsql_next(db, pg, NULL, log);
+
+        for (i = 0; i < n && rc == NGX_OK; i++) {
+            p = ps[i];
+
+            if (p->entry || p->expected) {
+                rc = ngx_http_woportal_pgsql_next(db, pg, &found, log);
+                rcs[i] = found ? NGX_OK : NGX_BUSY;
+                continue;
+            }
+
+            rc = ngx_http_woportal_pgsql_next(db, pg, &found, log);
+            rcs[i] = found ? NGX_OK : NGX_DECLINED;
+
+            for (k = 0; k < 2 && rc == NGX_OK; k++) {
+                rc = ngx_http_woportal_pgsql_next(db, pg, NULL, log);
+            }
+        }
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_woportal_pgsql_next(db, pg, NULL, log);
+        }
+    }
+
+    /* to the sync: what a failed statement aborted after it */
+
+    for (k = 0; k < 2; /* void */) {
+        res = PQgetResult(pg);
+
+        if (res == NULL) {
+            k++;
+            continue;
+        }
+
+        k = 0;
+
+        if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            break;
+        }
+
+        PQclear(res);
+    }
+
+    if (PQexitPipelineMode(pg) != 1
+        || PQstatus(pg) != CONNECTION_OK)
+    {
+        (void) ngx_http_woportal_pgsql_failed(db, slot, NULL, log);
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK && PQtransactionStatus(pg) != PQTRANS_IDLE) {
+        (void) ngx_http_woportal_pgsql_exec(db, slot, "ROLLBACK", log);
+    }
+
+    return rc;
+}
+
+
+/* sends a prepared statement into the pipeline */
+
+static ngx_int_t
+ngx_http_woportal_pgsql_send(PGconn *pg, ngx_uint_t stmt, int n,
+    const char **values, const int *lengths)
+{
+    int  i, formats[12];
+
+    for (i = 0; i < n; i++) {
+        formats[i] = (lengths[i] != 0);
+    }
+
+    return PQsendQueryPrepared(pg, ngx_http_woportal_pg_names[stmt], n,
+                               values, lengths, formats, 0)
+           == 1 ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * The next statement's result in the pipeline, and the end of its
+ * results; *found: a count it selected, or the rows it changed, is not 0
+ */
+
+static ngx_int_t
+ngx_http_woportal_pgsql_next(ngx_http_woportal_db_t *db, PGconn *pg,
+    ngx_uint_t *found, ngx_log_t *log)
+{
+    char            *v;
+    PGresult        *res, *end;
+    ngx_int_t        rc;
+    ExecStatusType   status;
+
+    res = PQgetResult(pg);
+
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    status = PQresultStatus(res);
+    rc = NGX_OK;
+
+    if (status == PGRES_TUPLES_OK) {
+        v = (PQntuples(res) == 1) ? PQgetvalue(res, 0, 0) : "0";
+
+        if (found) {
+            *found = (v[0] != '0');
+        }
+
+    } else if (status == PGRES_COMMAND_OK) {
+        if (found) {
+            *found = (PQcmdTuples(res)[0] != '0');
+        }
+
+    } else {
+        if (status != PGRES_PIPELINE_ABORTED) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "woportal: database \"%V\" failed: %s",
+                          &db->config, PQresultErrorMessage(res));
+        }
+
+        rc = NGX_ERROR;
+    }
+
+    PQclear(res);
+
+    if (status == PGRES_PIPELINE_SYNC) {
+        return NGX_ERROR;
+    }
+
+    /* the NULL that ends a statement's results */
+
+    end = PQgetResult(pg);
+
+    if (end) {
+        PQclear(end);
+        return NGX_ERROR;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The parameters of a write of an entry: $3-$11 after the key, and $12
+ * its namespaces as a text[] literal, in buf (realloc()ed; NULL on
+ * failure)
+ */
+
+static char *
+ngx_http_woportal_pgsql_params(ngx_http_woportal_persist_t *p,
+    const char **values, int *lengths, u_char numbers[][NGX_INT64_LEN + 1],
+    char *buf)
+{
+    u_char                     *q;
+    size_t                      size;
+    ngx_str_t                  *ns, *st, *al;
+    ngx_uint_t                  i, k;
+    ngx_http_woportal_entry_t  *e;
+
+    e = p->entry;
+    st = &ngx_http_woportal_statuses[e->status];
+    al = &ngx_http_woportal_access_levels[e->access_level];
+
+    *ngx_sprintf(numbers[0], "%uL", e->version) = '\0';
+    *ngx_sprintf(numbers[1], "%L", e->expiry_date) = '\0';
+    *ngx_sprintf(numbers[2], "%L", e->created_at) = '\0';
+    *ngx_sprintf(numbers[3], "%L", e->updated_at) = '\0';
+
+    values[2] = (char *) numbers[0];
+    lengths[2] = 0;
+    values[3] = (char *) e->workorder.data;
+    lengths[3] = e->workorder.len;
+    values[4] = (char *) e->client.data;
+    lengths[4] = e->client.len;
+    values[5] = (char *) st->data;
+    lengths[5] = st->len;
+    values[6] = (char *) al->data;
+    lengths[6] = al->len;
+    values[7] = e->has_expiry ? (char *) numbers[1] : NULL;
+    lengths[7] = 0;
+    values[8] = (char *) numbers[2];
+    lengths[8] = 0;
+    values[9] = (char *) numbers[3];
+    lengths[9] = 0;
+    values[10] = (char *) p->doc.data;
+    lengths[10] = p->doc.len;
+
+    /* {"a","b\"c"}: each quoted, '"' and '\\' escaped; text, so NUL-ended */
+
+    ns = e->namespaces.elts;
+    size = 3;
+
+    for (i = 0; i < e->namespaces.nelts; i++) {
+        size += 2 * ns[i].len + 3;
+    }
+
+    q = realloc(buf, size);
+    if (q == NULL) {
+        free(buf);
+        return NULL;
+    }
+
+    buf = (char *) q;
+    *q++ = '{';
+
+    for (i = 0; i < e->namespaces.nelts; i++) {
+        if (i) {
+            *q++ = ',';
+        }
+
+        *q++ = '"';
+
+        for (k = 0; k < ns[i].len; k++) {
+            if (ns[i].data[k] == '"' || ns[i].data[k] == '\\') {
+                *q++ = '\\';
+            }
+
+            *q++ = ns[i].data[k];
+        }
+
+        *q++ = '"';
+    }
+
+    *q++ = '}';
+    *q = '\0';
+
+    values[11] = buf;
+    lengths[11] = 0;
+
+    return buf;
 }
 
 

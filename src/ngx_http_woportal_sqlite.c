@@ -149,6 +149,7 @@ ngx_http_woportal_backend_t  ngx_http_woportal_sqlite_backend = {
     ngx_http_woportal_sqlite_delete,
     ngx_http_woportal_sqlite_load,
     ngx_http_woportal_sqlite_scan,
+    NULL,
     ngx_http_woportal_sqlite_free
 };
 
