@@ -2,6 +2,7 @@ use lib 't/inc';
 use Test::Nginx::Socket 'no_plan';
 use Woportal;
 no_shuffle();
+master_on();
 workers(2);
 
 # API keys and company namespaces (README: Tenancy): a key file with two
@@ -277,7 +278,7 @@ for my $t ([acme => ['acme', 'beta']], [acme => ['beta']],
     $b{company_namespace} = $ns if $ns;
     my ($status) = main::http('POST', $main::Base, $main::J->encode(\%b),
                               $who);
-    like($status, qr/^4/, "@{[ $main::CurBlock->name ]} - init: refused");
+    Test::More::like($status, qr/^4/, "@{[ $main::CurBlock->name ]} - init: refused");
 }
 --- request eval
 ["GET /api/v1/workorder-portal", "GET /api/v1/workorder-portal"]
@@ -309,7 +310,7 @@ for my $t (['GET'], ['HEAD'], ['PUT', $patch], ['PATCH', $patch],
         my $s = main::same_answer("$m$sub by $who",
                                   [$m, "$b$sub", $body, $who],
                                   [$m, "$none$sub", $body, $who]);
-        is($s, 404, "@{[ $main::CurBlock->name ]} - $m$sub by $who: 404");
+        Test::More::is($s, 404, "@{[ $main::CurBlock->name ]} - $m$sub by $who: 404");
     }
 }
 main::subst();
@@ -501,7 +502,7 @@ k-acme
 --- init
 my $file = Test::Nginx::Socket::html_dir() . '/keys.txt';
 my ($before) = main::http('GET', $main::Base, undef, 'new');
-is($before, 401, "@{[ $main::CurBlock->name ]} - init: the new key is unknown");
+Test::More::is($before, 401, "@{[ $main::CurBlock->name ]} - init: the new key is unknown");
 open my $fh, '>', $file or die "$file: $!";
 print $fh "new " . main::digest('new') . " acme\n"
           . "acme " . main::digest('acme') . " acme\n";
@@ -518,7 +519,7 @@ for (1 .. 400) {
     last unless grep { kill 0, $_ } @old;
     Time::HiRes::sleep(0.025);
 }
-ok(!(grep { kill 0, $_ } @old),
+Test::More::ok(!(grep { kill 0, $_ } @old),
    "@{[ $main::CurBlock->name ]} - init: the old workers are gone");
 --- request eval
 ["GET /api/v1/workorder-portal", "GET /api/v1/workorder-portal",
