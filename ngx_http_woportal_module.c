@@ -37,6 +37,10 @@ static char *ngx_http_woportal_check_header(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_woportal_check_shards(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_woportal_check_msec(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_woportal_check_size(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_woportal_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_woportal_init_process(ngx_cycle_t *cycle);
 static void ngx_http_woportal_exit_process(ngx_cycle_t *cycle);
@@ -57,6 +61,12 @@ static ngx_conf_post_t  ngx_http_woportal_header_post =
 
 static ngx_conf_post_t  ngx_http_woportal_shards_post =
     { ngx_http_woportal_check_shards };
+
+static ngx_conf_post_t  ngx_http_woportal_msec_post =
+    { ngx_http_woportal_check_msec };
+
+static ngx_conf_post_t  ngx_http_woportal_size_post =
+    { ngx_http_woportal_check_size };
 
 
 static ngx_command_t  ngx_http_woportal_commands[] = {
@@ -80,7 +90,7 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, memcached_timeout),
-      NULL },
+      &ngx_http_woportal_msec_post },
 
     { ngx_string("woportal_key_prefix"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -105,7 +115,7 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
 
     { ngx_string("woportal_persist_mode"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_woportal_check_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, persist_mode),
       &ngx_http_woportal_persist_modes },
@@ -122,7 +132,7 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, persist_timeout),
-      NULL },
+      &ngx_http_woportal_msec_post },
 
     { ngx_string("woportal_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -164,7 +174,7 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, max_body_size),
-      NULL },
+      &ngx_http_woportal_size_post },
 
     { ngx_string("woportal_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -264,6 +274,8 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
      *     conf->list_thread_pool = NULL;
      *     conf->store = NULL;
      *     conf->api_key_header = { 0, NULL };
+     *     conf->file = { 0, NULL };
+     *     conf->line = 0;
      */
 
     conf->memcached_timeout = NGX_CONF_UNSET_MSEC;
@@ -323,31 +335,22 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
+    /* the merge runs at the end of http: the errors name "woportal" */
+
     if (conf->memcached.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"woportal\" in location \"%V\" needs "
-                           "\"woportal_memcached\"", &conf->clcf->name);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"woportal\" in location \"%V\" needs "
+                      "\"woportal_memcached\" in %V:%ui",
+                      &conf->clcf->name, &conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
     if (conf->api_keys == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"woportal\" in location \"%V\" needs at least "
-                           "one \"woportal_api_key\" or "
-                           "\"woportal_api_keys\"", &conf->clcf->name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->memcached_timeout == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"woportal_memcached_timeout\" must be more "
-                           "than 0");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->max_body_size == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"woportal_max_body_size\" must be more than 0");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"woportal\" in location \"%V\" needs at least "
+                      "one \"woportal_api_key\" or \"woportal_api_keys\" "
+                      "in %V:%ui", &conf->clcf->name, &conf->file,
+                      conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -473,6 +476,8 @@ ngx_http_woportal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     wlcf->enable = 1;
     wlcf->clcf = clcf;
+    wlcf->file = cf->conf_file->file.name;
+    wlcf->line = cf->conf_file->line;
 
     wlcf->base = clcf->name;
 
@@ -493,9 +498,7 @@ ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_woportal_store_check(cf, &value[1]) != NGX_OK
-        || ngx_http_woportal_check_memcached(cf, &value[1]) != NGX_OK)
-    {
+    if (ngx_http_woportal_check_memcached(cf, &value[1]) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -737,6 +740,32 @@ ngx_http_woportal_check_shards(ngx_conf_t *cf, void *post, void *data)
 
     if (*n < 1 || *n > NGX_HTTP_WOPORTAL_INDEX_SHARDS_MAX) {
         return "must be from 1 to 65536";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_woportal_check_msec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    if (*ms == 0) {
+        return "must be more than 0";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_woportal_check_size(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *size = data;
+
+    if (*size == 0) {
+        return "must be more than 0";
     }
 
     return NGX_CONF_OK;

@@ -392,6 +392,10 @@ typedef struct {
     ngx_str_t                    api_key_header;
 
     size_t                       max_body_size;
+
+    /* where "woportal" is, for checks made once the http block is read */
+    ngx_str_t                    file;
+    ngx_uint_t                   line;
 } ngx_http_woportal_loc_conf_t;
 
 
@@ -725,6 +729,8 @@ ngx_int_t ngx_http_woportal_check_location(ngx_conf_t *cf,
     ngx_http_woportal_loc_conf_t *wlcf);
 ngx_int_t ngx_http_woportal_check_memcached(ngx_conf_t *cf,
     ngx_str_t *config);
+char *ngx_http_woportal_check_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_woportal_check_conninfo(ngx_conf_t *cf,
     ngx_str_t *conninfo);
 

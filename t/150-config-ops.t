@@ -240,7 +240,7 @@ qr/\[emerg\].*invalid conninfo "host=127\.0\.0\.1 nosuchoption=1" in "woportal_p
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\].*"woportal_persist_timeout" of location "\/api\/v1\/workorder-portal" must be more than 0/
+qr/\[emerg\] .*"woportal_persist_timeout" directive must be more than 0 in \S+nginx\.conf:\d+/
 
 
 
