@@ -582,6 +582,8 @@ ngx_int_t ngx_http_woportal_key_writes(ngx_pool_t *pool,
     ngx_http_woportal_error_t *err);
 ngx_int_t ngx_http_woportal_key_replaces(ngx_pool_t *pool,
     ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_error_t *err);
+ngx_table_elt_t *ngx_http_woportal_header_in(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_uint_t *n);
 
 /* body.c */
 ngx_int_t ngx_http_woportal_is_json(ngx_http_request_t *r);

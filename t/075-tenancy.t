@@ -743,3 +743,82 @@ qr/\[emerg\].*API keys "(beta|second-beta)" and "(beta|second-beta)" are the sam
  'X-Key-Name: \[nginx\.conf:\d+\]', 'X-Key-Name: \[\]']
 --- response_body_unlike eval
 [qr/k-acme/, qr/k-multi/, qr/test-key/, qr/nope/]
+
+
+
+=== TEST 30: a shared entry: a key of one of its namespaces changes its fields and its status, but deletes it, makes it final or changes its namespaces only holding them all
+--- init
+main::mk('ab', 'star', ['acme', 'beta']);
+main::mk('ag', 'multi', ['acme', 'gamma']);
+main::mk('a', 'acme', ['acme']);
+main::subst();
+--- request eval
+[map { my ($m, $p, $b) = @$_; "$m /api/v1/workorder-portal/$p" . (defined $b ? "\n$b" : '') }
+    ['PATCH', '{{ab}}', '{"access_level":"comment"}'],
+    ['PATCH', '{{ab}}/status', '{"status":"in_progress"}'],
+    ['PUT', '{{ab}}/status', '{"status":"completed"}'],
+    ['PATCH', '{{ab}}', '{"status":"cancelled"}'],
+    ['DELETE', '{{ab}}'],
+    ['PATCH', '{{ab}}', '{"company_namespace":["acme","beta"]}'],
+    ['GET', '{{ab}}'],
+    ['PUT', '{{ag}}/status', '{"status":"completed"}'],
+    ['DELETE', '{{ag}}'],
+    ['DELETE', '{{ag}}'],
+    ['PUT', '{{a}}', '{"status":"cancelled"}'],
+    ['PUT', '{{ab}}/status', '{"status":"completed"}'],
+    ['DELETE', '{{ab}}']]
+--- more_headers eval
+[map { "Content-Type: application/json\n" . main::keyh($_) }
+    qw(acme beta acme beta acme acme beta acme acme multi acme star star)]
+--- error_code eval
+[200, 200, 403, 403, 403, 403, 200, 403, 403, 200, 200, 200, 200]
+--- api_error eval
+[undef, undef, 'forbidden', 'forbidden', 'forbidden', 'forbidden', undef,
+ 'forbidden', 'forbidden', undef, undef, undef, undef]
+--- details eval
+[undef, undef, ('company_namespace') x 3, 'company_namespace[1]', undef,
+ ('company_namespace') x 2]
+--- response_body_like eval
+[qr/"success":true/, qr/"success":true/, qr/making it final needs them all/,
+ qr/making it final needs them all/, qr/deleting it needs them all/,
+ qr/not a namespace of this API key/, qr/"success":true/,
+ qr/making it final needs them all/, qr/deleting it needs them all/,
+ (qr/"success":true/) x 4]
+--- data_is eval
+["version: 2\naccess_level: \"comment\"",
+ "version: 3\nstatus: \"in_progress\"",
+ undef, undef, undef, undef,
+ "version: 3\nstatus: \"in_progress\"\naccess_level: \"comment\"\ncompany_namespace: [\"acme\",\"beta\"]",
+ undef, undef, undef,
+ "version: 2\nstatus: \"cancelled\"",
+ "version: 4\nstatus: \"completed\""]
+
+
+
+=== TEST 31: ambiguous credentials: two key header lines, or a list in one, are 401 whatever the keys
+--- request eval
+[("GET /api/v1/workorder-portal") x 6]
+--- more_headers eval
+["X-API-Key: test-key\nX-API-Key: test-key",
+ "X-API-Key: test-key\nX-API-Key: k-acme-5c1e0d",
+ "X-API-Key: test-key\nX-API-Key: nope",
+ "X-API-Key: test-key, test-key",
+ "X-API-Key: test-key,k-acme-5c1e0d",
+ "X-API-Key: test-key"]
+--- error_code eval
+[401, 401, 401, 401, 401, 200]
+--- api_error eval
+[('unauthorized') x 5, undef]
+
+
+
+=== TEST 32: nginx -t: a woportal_api_key with a comma could never be sent alone
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT";
+        woportal_api_key "key,with-comma";
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*API key holds a comma: a key sent with one is taken for a list, and refused in \S+nginx\.conf:\d+/
