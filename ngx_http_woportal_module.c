@@ -41,6 +41,8 @@ static char *ngx_http_woportal_check_msec(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_woportal_check_size(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_woportal_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_woportal_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_woportal_init_process(ngx_cycle_t *cycle);
 static void ngx_http_woportal_exit_process(ngx_cycle_t *cycle);
@@ -176,6 +178,27 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       offsetof(ngx_http_woportal_loc_conf_t, max_body_size),
       &ngx_http_woportal_size_post },
 
+    { ngx_string("woportal_cors_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_woportal_cors_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, cors_origins),
+      NULL },
+
+    { ngx_string("woportal_retry_after"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, retry_after),
+      NULL },
+
+    { ngx_string("woportal_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_woportal_error,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("woportal_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_woportal_endpoint,
@@ -274,6 +297,7 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
      *     conf->list_thread_pool = NULL;
      *     conf->store = NULL;
      *     conf->api_key_header = { 0, NULL };
+     *     conf->errors = 0;
      *     conf->file = { 0, NULL };
      *     conf->line = 0;
      */
@@ -285,6 +309,8 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
     conf->persist_queue = NGX_CONF_UNSET_UINT;
     conf->api_keys = NGX_CONF_UNSET_PTR;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
+    conf->cors_origins = NGX_CONF_UNSET_PTR;
+    conf->retry_after = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -330,6 +356,8 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "X-API-Key");
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               64 * 1024);
+    ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+    ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 1);
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -461,6 +489,10 @@ ngx_http_woportal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (wlcf->enable) {
         return "is duplicate";
+    }
+
+    if (wlcf->errors) {
+        return "cannot be used in a \"woportal_error\" location";
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -818,6 +850,36 @@ ngx_http_woportal_check_header(ngx_conf_t *cf, void *post, void *data)
             return "must hold only letters, digits and \"-\"";
         }
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * woportal_error: a location that answers, in the envelope, a request
+ * nginx refused before any location was chosen (error_page at the server
+ * level names it).
+ */
+
+static char *
+ngx_http_woportal_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_woportal_loc_conf_t *wlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (wlcf->enable) {
+        return "cannot be used in a \"woportal\" location";
+    }
+
+    if (wlcf->errors || clcf->handler) {
+        return "is duplicate, or the location has another content handler";
+    }
+
+    wlcf->errors = 1;
+    clcf->handler = ngx_http_woportal_error_handler;
 
     return NGX_CONF_OK;
 }

@@ -120,6 +120,7 @@ typedef enum {
     NGX_HTTP_WOPORTAL_E_PAYLOAD_TOO_LARGE,
     NGX_HTTP_WOPORTAL_E_UNSUPPORTED_MEDIA_TYPE,
     NGX_HTTP_WOPORTAL_E_STORE_UNAVAILABLE,
+    NGX_HTTP_WOPORTAL_E_RATE_LIMITED,
     NGX_HTTP_WOPORTAL_E_INTERNAL_ERROR
 } ngx_http_woportal_code_e;
 
@@ -392,6 +393,11 @@ typedef struct {
     ngx_str_t                    api_key_header;
 
     size_t                       max_body_size;
+
+    ngx_array_t                 *cors_origins; /* of ngx_str_t; NULL: off */
+    time_t                       retry_after;
+
+    ngx_flag_t                   errors;    /* woportal_error */
 
     /* where "woportal" is, for checks made once the http block is read */
     ngx_str_t                    file;
@@ -681,6 +687,7 @@ ngx_int_t ngx_http_woportal_send_error(ngx_http_request_t *r,
 ngx_int_t ngx_http_woportal_send_errors(ngx_http_request_t *r,
     ngx_http_woportal_error_t *err);
 ngx_int_t ngx_http_woportal_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_woportal_error_handler(ngx_http_request_t *r);
 
 /* id.c */
 ngx_int_t ngx_http_woportal_id_init(ngx_cycle_t *cycle);
@@ -732,6 +739,8 @@ ngx_int_t ngx_http_woportal_check_location(ngx_conf_t *cf,
 ngx_int_t ngx_http_woportal_check_memcached(ngx_conf_t *cf,
     ngx_str_t *config);
 char *ngx_http_woportal_check_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_woportal_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_woportal_check_conninfo(ngx_conf_t *cf,
     ngx_str_t *conninfo);

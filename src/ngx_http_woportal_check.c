@@ -14,7 +14,8 @@
  * - a libmemcached string that does not parse (without the parser's own
  *   source path), that makes no handle, or that names no server; a
  *   PostgreSQL conninfo that libpq cannot parse;
- * - an enum value, named with the directive and the values it takes.
+ * - an enum value, named with the directive and the values it takes;
+ * - woportal_cors_origins: each an origin as browsers send it.
  *
  * What is checked after the http block is read names the "woportal"
  * directive's file and line, kept when it was read.
@@ -394,6 +395,108 @@ ngx_http_woportal_check_enum(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        "invalid value \"%V\" in \"%V\" directive: %*s "
                        "expected", &value[1], &cmd->name, p - expected,
                        expected);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * woportal_cors_origins <origin> ...: each as a browser sends it in
+ * Origin, "http://" or "https://", a host and perhaps a port, nothing
+ * more; compared without regard to case.
+ */
+
+char *
+ngx_http_woportal_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *c = conf;
+
+    u_char        *p, *last;
+    ngx_str_t     *value, *origin;
+    ngx_uint_t     i, port;
+    ngx_array_t  **origins;
+
+    origins = (ngx_array_t **) (c + cmd->offset);
+
+    if (*origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    *origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                sizeof(ngx_str_t));
+    if (*origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        p = value[i].data;
+        last = p + value[i].len;
+
+        if (value[i].len > 7 && ngx_strncasecmp(p, (u_char *) "http://", 7)
+                                == 0)
+        {
+            p += 7;
+
+        } else if (value[i].len > 8
+                   && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0)
+        {
+            p += 8;
+
+        } else {
+            goto invalid;
+        }
+
+        if (*p == '.' || *p == '-' || *p == ':') {
+            goto invalid;
+        }
+
+        while (p < last
+               && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                   || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+        {
+            p++;
+        }
+
+        if (p < last && *p == ':') {
+            port = 0;
+
+            for (p++; p < last && *p >= '0' && *p <= '9'; p++) {
+                port = port * 10 + (*p - '0');
+
+                if (port > 65535) {
+                    goto invalid;
+                }
+            }
+
+            if (port == 0) {
+                goto invalid;
+            }
+        }
+
+        if (p != last) {
+            goto invalid;
+        }
+
+        origin = ngx_array_push(*origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid origin \"%V\" in \"%V\" directive: "
+                       "\"http://\" or \"https://\", a host name and an "
+                       "optional \":port\" expected, without a path",
+                       &value[i], &cmd->name);
 
     return NGX_CONF_ERROR;
 }

@@ -671,7 +671,7 @@ qr/\[emerg\].*keys\.txt" line 1: a key's name is printable ASCII/
 
 
 
-=== TEST 26: limit_req by address, as in conf/woportal.conf: refusals in the envelope, 429 with a key, 401 without
+=== TEST 26: limit_req by address, as in conf/woportal.conf: refusals in the envelope, 429 rate_limited with a key, 401 without
 --- http_config
     limit_req_zone $binary_remote_addr zone=t075:1m rate=1r/m;
     limit_req_status 429;
@@ -689,7 +689,7 @@ qr/\[emerg\].*keys\.txt" line 1: a key's name is printable ASCII/
 --- error_code eval
 [200, 200, 429, 401]
 --- api_error eval
-[undef, undef, 'internal_error', 'unauthorized']
+[undef, undef, 'rate_limited', 'unauthorized']
 --- response_body_like eval
 [qr/"success":true/, qr/"success":true/, qr/too many requests/,
  qr/"unauthorized"/]

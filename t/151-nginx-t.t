@@ -202,6 +202,37 @@ _EOC_
      qr/"woportal_max_body_size" directive must be more than 0/,
      'exact'],
 
+    ['woportal_cors_origins with a path', '',
+     $woportal =~ s/woportal;/woportal;\n            woportal_cors_origins https:\/\/a.example https:\/\/b.example\/app;   #</r,
+     qr/invalid origin "https:\/\/b\.example\/app" in "woportal_cors_origins" directive: "http:\/\/" or "https:\/\/", a host name and an optional ":port" expected, without a path/,
+     'exact'],
+
+    ['woportal_cors_origins "*"', '',
+     $woportal =~ s/woportal;/woportal;\n            woportal_cors_origins *;   #</r,
+     qr/invalid origin "\*" in "woportal_cors_origins" directive:/],
+
+    ['woportal_cors_origins with a port out of range', '',
+     $woportal =~ s/woportal;/woportal;\n            woportal_cors_origins http:\/\/localhost:65536;   #</r,
+     qr/invalid origin "http:\/\/localhost:65536" in "woportal_cors_origins" directive:/],
+
+    ['woportal_cors_origins twice', '',
+     $woportal =~ s/woportal;/woportal;\n            woportal_cors_origins http:\/\/a.example;\n            woportal_cors_origins http:\/\/b.example;   #</r,
+     qr/"woportal_cors_origins" directive is duplicate/,
+     'exact'],
+
+    ['woportal_error in a woportal location', '',
+     $woportal =~ s/woportal;/woportal;\n            woportal_error;   #</r,
+     qr/"woportal_error" directive cannot be used in a "woportal" location/,
+     'exact'],
+
+    ['woportal in a woportal_error location', '', <<'_EOC_',
+        location = /woportal-error {
+            woportal_error;
+            woportal;   #<
+        }
+_EOC_
+     qr/"woportal" directive cannot be used in a "woportal_error" location/,
+     'exact'],
 );
 
 for my $case (@cases) {
