@@ -33,6 +33,13 @@ static ngx_int_t ngx_http_woportal_body_op(ngx_http_request_t *r,
 
 /* by target; GET implies HEAD */
 
+#if (NGX_DEBUG)
+static char  *ngx_http_woportal_store_ops[] = {
+    "get", "add", "cas", "delete", "run"
+};
+#endif
+
+
 static ngx_http_woportal_methods_t  ngx_http_woportal_methods[] = {
     { 0, ngx_null_string },
     { NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST|NGX_HTTP_OPTIONS,
@@ -288,7 +295,7 @@ ngx_http_woportal_call(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx,
     ngx_http_woportal_store_op_e op, ngx_http_woportal_call_done_pt done)
 {
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "woportal store call: op %d", (int) op);
+                   "woportal store call: %s", ngx_http_woportal_store_ops[op]);
 
     if (ngx_http_woportal_post_call(r, ctx, op, done) != NGX_OK) {
         return ngx_http_woportal_unavailable(r);
