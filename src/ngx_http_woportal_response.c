@@ -642,18 +642,17 @@ ngx_http_woportal_error_handler(ngx_http_request_t *r)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "woportal error page: %ui", r->err_status);
 
-    switch (r->err_status) {
-
-    case 0:
+    if (r->err_status < NGX_HTTP_BAD_REQUEST) {
+        /* asked for directly, or named by an error_page "=200" */
         return NGX_HTTP_NOT_FOUND;
+    }
 
-    case NGX_HTTP_NOT_IMPLEMENTED:
+    if (r->err_status == NGX_HTTP_NOT_IMPLEMENTED) {
         /* a Transfer-Encoding nginx does not read: the client's error */
         return NGX_HTTP_BAD_REQUEST;
-
-    default:
-        return r->err_status;
     }
+
+    return r->err_status;
 }
 
 

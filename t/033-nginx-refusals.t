@@ -104,3 +104,23 @@ main::raw("X-Bad: a\0b\r\n")
 --- error_code: 400
 --- response_headers
 Content-Type: text/html
+
+
+
+=== TEST 8: an error_page that makes the status 200 still finds no page there: 404 in the envelope
+--- config eval
+$Woportal::Location . <<'_EOC_'
+    large_client_header_buffers 2 1k;
+    error_page 400 =200 /woportal-error;
+
+    location = /woportal-error {
+        internal;
+        woportal_error;
+    }
+_EOC_
+--- raw_request eval
+main::raw("X-Bad: a\0b\r\n")
+--- error_code: 404
+--- response_headers
+Content-Type: application/json
+--- api_error: not_found
