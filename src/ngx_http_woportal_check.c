@@ -278,7 +278,7 @@ ngx_http_woportal_check_memcached(ngx_conf_t *cf, ngx_str_t *config)
 
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid value \"%V\" in \"woportal_memcached\" "
-                           "directive: %s",
+                           "directive: libmemcached: %s",
                            config, p[0] ? p : memcached_strerror(NULL, rc));
         return NGX_ERROR;
     }

@@ -90,7 +90,7 @@ _EOC_
     ['a libmemcached string that does not parse: the reason, without libmemcached\'s source path',
      qq{    woportal_memcached "--SERVER=127.0.0.1:11211 --BOGUS";   #<\n},
      $woportal =~ s/^.*woportal_memcached.*\n//mr,
-     qr/invalid value "--SERVER=127\.0\.0\.1:11211 --BOGUS" in "woportal_memcached" directive: Error occured during parsing \(syntax error, unexpected UNKNOWN_OPTION\): last_token=UNKNOWN_OPTION\(\d+\)/,
+     qr/invalid value "--SERVER=127\.0\.0\.1:11211 --BOGUS" in "woportal_memcached" directive: libmemcached: Error occured during parsing \(syntax error, unexpected UNKNOWN_OPTION\): last_token=UNKNOWN_OPTION\(\d+\)/,
      'exact'],
 
     ['a libmemcached string with no server',
