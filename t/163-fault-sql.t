@@ -214,9 +214,9 @@ sub { my @p = @main::Problems; @main::Problems = (); @p }
 
 
 
-=== TEST 3: an SQLite file that cannot be opened (a location sharing the key prefix made the entry): every write is 503, memcached is unchanged, reads go on
+=== TEST 3: an SQLite file that cannot be opened (a location sharing the key prefix, without persistence, made the entry): every write is 503, memcached is unchanged, reads go on
 --- config eval
-main::location(3, 'sqlite:/proc/t113.db') . main::location(3, 'sqlite:$TEST_NGINX_DB_DIR/b3.db', '/made')
+main::location(3, 'sqlite:/proc/t113.db') . main::location(3, 'off', '/made')
 --- init
 main::scenario_sqlite_unreachable()
 --- more_headers
