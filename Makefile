@@ -28,6 +28,8 @@ NAMESPACES     ?= *
 NGINX_VERSION   = 1.22.1
 NGINX_BUILD     = build/nginx
 NGINX           = $(NGINX_BUILD)/nginx-$(NGINX_VERSION)/objs/nginx
+# --with-debug, for t/152 alone: the suite's nginx logs no request headers
+DEBUG_BUILD     = build/debug
 DYNAMIC_BUILD   = build/dynamic
 DYNAMIC_MODULE  = $(DYNAMIC_BUILD)/ngx_http_woportal_module.so
 DEB_BUILD       = build/deb
@@ -37,8 +39,8 @@ SOURCES = config ngx_http_woportal_module.c $(wildcard src/*.c src/*.h sql/*/*.s
 
 export PORT MEMCACHED_PORT MEMCACHED_MB API_KEY KEYS_FILE
 
-.PHONY: all deps deps-run deps-test nginx run stop test test-dynamic dynamic \
-        deb key clean
+.PHONY: all deps deps-run deps-test nginx nginx-debug run stop test \
+        test-dynamic dynamic deb key clean
 
 all: nginx
 
@@ -55,13 +57,16 @@ nginx: deps
 	@util/build-nginx.sh $(NGINX_BUILD) >/dev/null
 	@echo "built $(NGINX)"
 
+nginx-debug: deps
+	@util/build-nginx.sh $(DEBUG_BUILD) --with-debug >/dev/null
+
 run: deps-run nginx
 	@util/run.sh start $(NGINX)
 
 stop:
 	@util/run.sh stop
 
-test: deps-test nginx dynamic $(if $(WOPORTAL_REQUIRE_DEB),deb)
+test: deps-test nginx nginx-debug dynamic $(if $(WOPORTAL_REQUIRE_DEB),deb)
 	@util/test.sh $(NGINX) $(PROVE_ARGS)
 
 dynamic:

@@ -38,6 +38,12 @@ static char *ngx_http_woportal_check_header(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_woportal_check_shards(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_woportal_check_msec(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_woportal_check_size(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_http_woportal_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_woportal_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_woportal_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_woportal_init_process(ngx_cycle_t *cycle);
@@ -59,6 +65,12 @@ static ngx_conf_post_t  ngx_http_woportal_header_post =
 
 static ngx_conf_post_t  ngx_http_woportal_shards_post =
     { ngx_http_woportal_check_shards };
+
+static ngx_conf_post_t  ngx_http_woportal_msec_post =
+    { ngx_http_woportal_check_msec };
+
+static ngx_conf_post_t  ngx_http_woportal_size_post =
+    { ngx_http_woportal_check_size };
 
 
 static ngx_command_t  ngx_http_woportal_commands[] = {
@@ -82,7 +94,7 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, memcached_timeout),
-      NULL },
+      &ngx_http_woportal_msec_post },
 
     { ngx_string("woportal_key_prefix"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -107,7 +119,7 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
 
     { ngx_string("woportal_persist_mode"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_woportal_check_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, persist_mode),
       &ngx_http_woportal_persist_modes },
@@ -124,7 +136,7 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, persist_timeout),
-      NULL },
+      &ngx_http_woportal_msec_post },
 
     { ngx_string("woportal_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -166,6 +178,27 @@ static ngx_command_t  ngx_http_woportal_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_woportal_loc_conf_t, max_body_size),
+      &ngx_http_woportal_size_post },
+
+    { ngx_string("woportal_cors_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_woportal_cors_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, cors_origins),
+      NULL },
+
+    { ngx_string("woportal_retry_after"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_woportal_loc_conf_t, retry_after),
+      NULL },
+
+    { ngx_string("woportal_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_woportal_error,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("woportal_metrics"),
@@ -266,6 +299,9 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
      *     conf->list_thread_pool = NULL;
      *     conf->store = NULL;
      *     conf->api_key_header = { 0, NULL };
+     *     conf->errors = 0;
+     *     conf->file = { 0, NULL };
+     *     conf->line = 0;
      */
 
     conf->memcached_timeout = NGX_CONF_UNSET_MSEC;
@@ -275,6 +311,8 @@ ngx_http_woportal_create_loc_conf(ngx_conf_t *cf)
     conf->persist_queue = NGX_CONF_UNSET_UINT;
     conf->api_keys = NGX_CONF_UNSET_PTR;
     conf->max_body_size = NGX_CONF_UNSET_SIZE;
+    conf->cors_origins = NGX_CONF_UNSET_PTR;
+    conf->retry_after = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -320,36 +358,29 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "X-API-Key");
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,
                               64 * 1024);
+    ngx_conf_merge_ptr_value(conf->cors_origins, prev->cors_origins, NULL);
+    ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 1);
 
     if (!conf->enable) {
         return NGX_CONF_OK;
     }
 
+    /* the merge runs at the end of http: the errors name "woportal" */
+
     if (conf->memcached.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"woportal\" in location \"%V\" needs "
-                           "\"woportal_memcached\"", &conf->clcf->name);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"woportal\" in location \"%V\" needs "
+                      "\"woportal_memcached\" in %V:%ui",
+                      &conf->clcf->name, &conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
     if (conf->api_keys == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"woportal\" in location \"%V\" needs at least "
-                           "one \"woportal_api_key\" or "
-                           "\"woportal_api_keys\"", &conf->clcf->name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->memcached_timeout == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"woportal_memcached_timeout\" must be more "
-                           "than 0");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->max_body_size == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"woportal_max_body_size\" must be more than 0");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"woportal\" in location \"%V\" needs at least "
+                      "one \"woportal_api_key\" or \"woportal_api_keys\" "
+                      "in %V:%ui", &conf->clcf->name, &conf->file,
+                      conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -462,6 +493,10 @@ ngx_http_woportal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (wlcf->errors) {
+        return "cannot be used in a \"woportal_error\" location";
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     if (clcf->named || clcf->noname
@@ -475,6 +510,8 @@ ngx_http_woportal(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     wlcf->enable = 1;
     wlcf->clcf = clcf;
+    wlcf->file = cf->conf_file->file.name;
+    wlcf->line = cf->conf_file->line;
 
     wlcf->base = clcf->name;
 
@@ -495,9 +532,7 @@ ngx_http_woportal_memcached(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_http_woportal_store_check(cf, &value[1]) != NGX_OK
-        || ngx_http_woportal_check_memcached(cf, &value[1]) != NGX_OK)
-    {
+    if (ngx_http_woportal_check_memcached(cf, &value[1]) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -746,6 +781,32 @@ ngx_http_woportal_check_shards(ngx_conf_t *cf, void *post, void *data)
 
 
 static char *
+ngx_http_woportal_check_msec(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    if (*ms == 0) {
+        return "must be more than 0";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_woportal_check_size(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *size = data;
+
+    if (*size == 0) {
+        return "must be more than 0";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
 ngx_http_woportal_check_prefix(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_str_t  *prefix = data;
@@ -791,6 +852,36 @@ ngx_http_woportal_check_header(ngx_conf_t *cf, void *post, void *data)
             return "must hold only letters, digits and \"-\"";
         }
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * woportal_error: a location that answers, in the envelope, a request
+ * nginx refused before any location was chosen (error_page at the server
+ * level names it).
+ */
+
+static char *
+ngx_http_woportal_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_woportal_loc_conf_t *wlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (wlcf->enable) {
+        return "cannot be used in a \"woportal\" location";
+    }
+
+    if (wlcf->errors || clcf->handler) {
+        return "is duplicate, or the location has another content handler";
+    }
+
+    wlcf->errors = 1;
+    clcf->handler = ngx_http_woportal_error_handler;
 
     return NGX_CONF_OK;
 }

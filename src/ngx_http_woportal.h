@@ -129,6 +129,7 @@ typedef enum {
     NGX_HTTP_WOPORTAL_E_PAYLOAD_TOO_LARGE,
     NGX_HTTP_WOPORTAL_E_UNSUPPORTED_MEDIA_TYPE,
     NGX_HTTP_WOPORTAL_E_STORE_UNAVAILABLE,
+    NGX_HTTP_WOPORTAL_E_RATE_LIMITED,
     NGX_HTTP_WOPORTAL_E_INTERNAL_ERROR
 } ngx_http_woportal_code_e;
 
@@ -412,6 +413,15 @@ typedef struct {
     ngx_str_t                    api_key_header;
 
     size_t                       max_body_size;
+
+    ngx_array_t                 *cors_origins; /* of ngx_str_t; NULL: off */
+    time_t                       retry_after;
+
+    ngx_flag_t                   errors;    /* woportal_error */
+
+    /* where "woportal" is, for checks made once the http block is read */
+    ngx_str_t                    file;
+    ngx_uint_t                   line;
 } ngx_http_woportal_loc_conf_t;
 
 
@@ -603,6 +613,8 @@ ngx_int_t ngx_http_woportal_key_writes(ngx_pool_t *pool,
     ngx_http_woportal_error_t *err);
 ngx_int_t ngx_http_woportal_key_replaces(ngx_pool_t *pool,
     ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_error_t *err);
+ngx_table_elt_t *ngx_http_woportal_header_in(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_uint_t *n);
 
 /* body.c */
 ngx_int_t ngx_http_woportal_is_json(ngx_http_request_t *r);
@@ -646,7 +658,6 @@ ngx_int_t ngx_http_woportal_encode_list(ngx_pool_t *pool, ngx_str_t *items,
 void ngx_http_woportal_store_free(void *mc);
 ngx_int_t ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     ngx_thread_pool_t *tp);
-ngx_int_t ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config);
 ngx_int_t ngx_http_woportal_store_mget(ngx_http_woportal_mc_t *mc,
     ngx_str_t *keys, ngx_uint_t n, ngx_http_woportal_mget_pt handler,
     void *data, ngx_log_t *log);
@@ -738,6 +749,7 @@ ngx_int_t ngx_http_woportal_send_error(ngx_http_request_t *r,
 ngx_int_t ngx_http_woportal_send_errors(ngx_http_request_t *r,
     ngx_http_woportal_error_t *err);
 ngx_int_t ngx_http_woportal_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_woportal_error_handler(ngx_http_request_t *r);
 
 /* id.c */
 ngx_int_t ngx_http_woportal_id_init(ngx_cycle_t *cycle);
@@ -788,6 +800,10 @@ ngx_int_t ngx_http_woportal_check_location(ngx_conf_t *cf,
     ngx_http_woportal_loc_conf_t *wlcf);
 ngx_int_t ngx_http_woportal_check_memcached(ngx_conf_t *cf,
     ngx_str_t *config);
+char *ngx_http_woportal_check_enum(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_woportal_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_woportal_check_conninfo(ngx_conf_t *cf,
     ngx_str_t *conninfo);
 

@@ -13,7 +13,13 @@
  * taken depends on brings anyone nearer to a key.
  *
  * A key with namespaces sees an entry when they share one; an entry it
- * does not see is answered exactly as a missing one (404).
+ * does not see is answered exactly as a missing one (404).  It may change
+ * the fields of an entry it sees; what would take the entry from another
+ * tenant (deleting it, making it final, changing its namespaces) needs
+ * every namespace of the entry (403).
+ *
+ * Two header lines of the key, or a value with a comma (a list, as two
+ * lines may be joined), are ambiguous: no key (401).
  */
 
 
@@ -35,8 +41,6 @@ static int ngx_libc_cdecl ngx_http_woportal_key_cmp(const void *one,
     const void *two);
 static int ngx_libc_cdecl ngx_http_woportal_name_cmp(const void *one,
     const void *two);
-static ngx_table_elt_t *ngx_http_woportal_find_header(ngx_http_request_t *r,
-    ngx_str_t *name);
 static ngx_int_t ngx_http_woportal_keys_line(ngx_conf_t *cf,
     ngx_array_t *keys, u_char *p, u_char *last, ngx_str_t *file,
     ngx_uint_t line);
@@ -78,13 +82,25 @@ ngx_http_woportal_authorized(ngx_http_request_t *r,
 {
     u_char                    digest[SHA256_DIGEST_LENGTH];
     ngx_int_t                 c;
-    ngx_uint_t                lo, hi, mid;
+    ngx_uint_t                lo, hi, mid, n;
     ngx_table_elt_t          *h;
     ngx_http_woportal_key_t  *keys;
 
-    h = ngx_http_woportal_find_header(r, &wlcf->api_key_header);
+    h = ngx_http_woportal_header_in(r, &wlcf->api_key_header, &n);
 
     if (h == NULL || wlcf->api_keys == NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "woportal auth: no key");
+        return NULL;
+    }
+
+    if (n > 1
+        || ngx_strlchr(h->value.data, h->value.data + h->value.len, ',')
+           != NULL)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "woportal auth: ambiguous key: %ui header lines, "
+                       "or a list", n);
         return NULL;
     }
 
@@ -116,8 +132,13 @@ ngx_http_woportal_authorized(ngx_http_request_t *r,
         && CRYPTO_memcmp(digest, keys[lo].digest, SHA256_DIGEST_LENGTH)
            == 0)
     {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "woportal auth: key \"%V\"", &keys[lo].name);
         return &keys[lo];
     }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "woportal auth: unknown key");
 
     return NULL;
 }
@@ -228,6 +249,13 @@ ngx_http_woportal_auth_add_key(ngx_conf_t *cf, ngx_array_t *keys,
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "API key holds a character that cannot be "
                                "sent in an HTTP header value");
+            return NGX_ERROR;
+        }
+
+        if (*p == ',') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "API key holds a comma: a key sent with one "
+                               "is taken for a list, and refused");
             return NGX_ERROR;
         }
     }
@@ -703,25 +731,48 @@ ngx_http_woportal_key_writes(ngx_pool_t *pool, ngx_http_woportal_ctx_t *ctx,
 
 
 /*
- * An update by a key with namespaces that sends company_namespace, on the
- * stored entry the key sees: it may not drop a namespace that is not its
- * own.  NGX_OK; NGX_DECLINED with the answer (403) in err; NGX_ERROR.
+ * A change by a key with namespaces, on the stored entry the key sees.
+ * One rule for entries shared with other tenants: the key may change
+ * their fields, but what takes the entry from the others needs all of
+ * its namespaces:
+ *
+ *   - DELETE;
+ *   - a status of completed or cancelled (final: nobody changes it again);
+ *   - company_namespace sent (it could drop another's namespace).
+ *
+ * NGX_OK; NGX_DECLINED with the answer (403) in err; NGX_ERROR.
  */
 
 ngx_int_t
 ngx_http_woportal_key_replaces(ngx_pool_t *pool, ngx_http_woportal_ctx_t *ctx,
     ngx_http_woportal_error_t *err)
 {
-    if (ctx->key->namespaces == NULL
-        || ctx->op != NGX_HTTP_WOPORTAL_OP_UPDATE
-        || !(ctx->patch.set & (1 << NGX_HTTP_WOPORTAL_F_COMPANY_NAMESPACE)))
+    char  *why;
+
+    if (ctx->key->namespaces == NULL) {
+        return NGX_OK;
+    }
+
+    if (ctx->op == NGX_HTTP_WOPORTAL_OP_DELETE) {
+        why = "the entry is shared with a namespace that is not this API "
+              "key's: deleting it needs them all";
+
+    } else if ((ctx->patch.set & (1 << NGX_HTTP_WOPORTAL_F_STATUS))
+               && (ctx->patch.status == NGX_HTTP_WOPORTAL_COMPLETED
+                   || ctx->patch.status == NGX_HTTP_WOPORTAL_CANCELLED))
     {
+        why = "the entry is shared with a namespace that is not this API "
+              "key's: making it final needs them all";
+
+    } else if (ctx->patch.set & (1 << NGX_HTTP_WOPORTAL_F_COMPANY_NAMESPACE)) {
+        why = "the entry's namespace is not this API key's to remove";
+
+    } else {
         return NGX_OK;
     }
 
     return ngx_http_woportal_forbidden(pool, ctx->key, &ctx->entry.namespaces,
-                                       "the entry's namespace is not this "
-                                       "API key's to remove", err);
+                                       why, err);
 }
 
 
@@ -817,12 +868,18 @@ ngx_http_woportal_key_detail(ngx_pool_t *pool, ngx_http_woportal_error_t *err,
 }
 
 
-static ngx_table_elt_t *
-ngx_http_woportal_find_header(ngx_http_request_t *r, ngx_str_t *name)
+/* the first request header line of a name; *n: how many there are */
+
+ngx_table_elt_t *
+ngx_http_woportal_header_in(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_uint_t *n)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t  *h, *first;
+
+    first = NULL;
+    *n = 0;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -831,7 +888,7 @@ ngx_http_woportal_find_header(ngx_http_request_t *r, ngx_str_t *name)
 
         if (i >= part->nelts) {
             if (part->next == NULL) {
-                return NULL;
+                return first;
             }
 
             part = part->next;
@@ -842,7 +899,11 @@ ngx_http_woportal_find_header(ngx_http_request_t *r, ngx_str_t *name)
         if (h[i].key.len == name->len
             && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
         {
-            return &h[i];
+            if (first == NULL) {
+                first = &h[i];
+            }
+
+            (*n)++;
         }
     }
 }

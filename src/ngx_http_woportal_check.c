@@ -8,12 +8,17 @@
  *   the same http block (the zone, the stores), and cannot share one;
  * - woportal locations that share a key prefix in one memcached share
  *   its entries and its list index: they must split the index into as
- *   many shards, or each lists only the entries of its own split.
- *   (Their persistence may differ: a location without it is a way to
- *   look at what memcached alone holds.)
- * - a libmemcached string that parses but makes no handle, or names no
- *   server; a PostgreSQL conninfo that libpq cannot parse; a persistence
- *   timeout of 0 (PostgreSQL's lock_timeout 0 waits for ever).
+ *   many shards, or each lists only the entries of its own split; and
+ *   where both persist, into one database.  (One may have none: a
+ *   location without it is a way to look at what memcached alone holds.)
+ * - a libmemcached string that does not parse (without the parser's own
+ *   source path), that makes no handle, or that names no server; a
+ *   PostgreSQL conninfo that libpq cannot parse;
+ * - an enum value, named with the directive and the values it takes;
+ * - woportal_cors_origins: each an origin as browsers send it.
+ *
+ * What is checked after the http block is read names the "woportal"
+ * directive's file and line, kept when it was read.
  */
 
 
@@ -148,7 +153,7 @@ ngx_http_woportal_check_endpoints(ngx_conf_t *cf)
 /*
  * At the merge of a woportal location, against those merged before it.
  * The merge runs once the http block is read: the error names the
- * locations and the file, not a line.
+ * locations, and the file and line of this one's "woportal".
  */
 
 ngx_int_t
@@ -158,13 +163,6 @@ ngx_http_woportal_check_location(ngx_conf_t *cf,
     ngx_uint_t                      i;
     ngx_http_woportal_loc_conf_t  **locs, *o, **loc;
     ngx_http_woportal_main_conf_t  *wmcf;
-
-    if (wlcf->db && wlcf->persist_timeout == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"woportal_persist_timeout\" of location \"%V\" "
-                           "must be more than 0", &wlcf->clcf->name);
-        return NGX_ERROR;
-    }
 
     wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_woportal_module);
 
@@ -193,10 +191,45 @@ ngx_http_woportal_check_location(ngx_conf_t *cf,
                           "woportal locations \"%V\" and \"%V\" share the "
                           "key prefix \"%V\" in one memcached, so they "
                           "must have the same \"woportal_index_shards\", "
-                          "not %ui and %ui, in %V",
+                          "not %ui and %ui, in %V:%ui",
                           &o->clcf->name, &wlcf->clcf->name,
                           &wlcf->key_prefix, o->index_shards,
-                          wlcf->index_shards, &cf->conf_file->file.name);
+                          wlcf->index_shards, &wlcf->file, wlcf->line);
+            return NGX_ERROR;
+        }
+
+        if ((o->db == NULL) != (wlcf->db == NULL)) {
+            /*
+             * SQL is the truth of a persisting location: entries the other
+             * stores in memcached alone it would not find in SQL, nor list
+             * once the index is rebuilt from SQL
+             */
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "woportal locations \"%V\" and \"%V\" share the "
+                          "key prefix \"%V\" in one memcached, so they "
+                          "must persist into the same database, but only "
+                          "\"%V\" persists, in %V:%ui",
+                          &o->clcf->name, &wlcf->clcf->name,
+                          &wlcf->key_prefix,
+                          o->db ? &o->clcf->name : &wlcf->clcf->name,
+                          &wlcf->file, wlcf->line);
+            return NGX_ERROR;
+        }
+
+        if (o->db && wlcf->db
+            && (o->db->backend != wlcf->db->backend
+                || !ngx_http_woportal_str_eq(&o->db->config,
+                                             &wlcf->db->config)))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "woportal locations \"%V\" and \"%V\" share the "
+                          "key prefix \"%V\" in one memcached, so they "
+                          "must persist into the same database, not "
+                          "%V:\"%V\" and %V:\"%V\", in %V:%ui",
+                          &o->clcf->name, &wlcf->clcf->name,
+                          &wlcf->key_prefix, &o->db->backend->name,
+                          &o->db->config, &wlcf->db->backend->name,
+                          &wlcf->db->config, &wlcf->file, wlcf->line);
             return NGX_ERROR;
         }
     }
@@ -213,16 +246,24 @@ ngx_http_woportal_check_location(ngx_conf_t *cf,
 
 
 /*
- * woportal_memcached, once libmemcached accepted the string's syntax: it
- * must make a handle, with a server.
+ * woportal_memcached: libmemcached's parser must accept the string, and
+ * the string make a handle, with a server.
  */
 
 ngx_int_t
 ngx_http_woportal_check_memcached(ngx_conf_t *cf, ngx_str_t *config)
 {
-    u_char        *s;
-    uint32_t       n;
-    memcached_st  *mc;
+    char                reason[256], *p, *q;
+    u_char             *s;
+    uint32_t            n;
+    memcached_st       *mc;
+    memcached_return_t  rc;
+
+    if (config->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "empty libmemcached configuration");
+        return NGX_ERROR;
+    }
 
     s = ngx_pnalloc(cf->temp_pool, config->len + 1);
     if (s == NULL) {
@@ -230,6 +271,35 @@ ngx_http_woportal_check_memcached(ngx_conf_t *cf, ngx_str_t *config)
     }
 
     (void) ngx_cpystrn(s, config->data, config->len + 1);
+
+    reason[0] = '\0';
+
+    rc = libmemcached_check_configuration((char *) s, config->len,
+                                          reason, sizeof(reason));
+
+    if (rc != MEMCACHED_SUCCESS) {
+        /*
+         * "(0x55d0c0a0b2c0) <reason> -> ./src/libmemcached/csl/context.cc:55":
+         * the address of the parser and its source line are libmemcached's
+         */
+        reason[sizeof(reason) - 1] = '\0';
+        p = reason;
+
+        if (p[0] == '(' && (q = ngx_strchr(p, ')')) != NULL && q[1] == ' ') {
+            p = q + 2;
+        }
+
+        q = ngx_strstr(p, " -> ");
+        if (q) {
+            *q = '\0';
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"woportal_memcached\" "
+                           "directive: libmemcached: %s",
+                           config, p[0] ? p : memcached_strerror(NULL, rc));
+        return NGX_ERROR;
+    }
 
     mc = memcached((char *) s, config->len);
 
@@ -302,6 +372,151 @@ ngx_http_woportal_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
     }
 
     return NGX_ERROR;
+}
+
+
+/*
+ * ngx_conf_set_enum_slot() with a message that names the directive and the
+ * values it takes: nginx's own says only 'invalid value "fast"'.
+ */
+
+char *
+ngx_http_woportal_check_enum(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char           *p, *last;
+    ngx_str_t        *value;
+    ngx_uint_t        i;
+    ngx_conf_enum_t  *e;
+    u_char            expected[256];
+
+    value = cf->args->elts;
+    e = cmd->post;
+
+    for (i = 0; e[i].name.len; i++) {
+        if (e[i].name.len == value[1].len
+            && ngx_strcasecmp(e[i].name.data, value[1].data) == 0)
+        {
+            return ngx_conf_set_enum_slot(cf, cmd, conf);
+        }
+    }
+
+    p = expected;
+    last = expected + sizeof(expected);
+
+    for (i = 0; e[i].name.len; i++) {
+        p = ngx_slprintf(p, last, "%s\"%V\"",
+                         i == 0 ? "" : (e[i + 1].name.len ? ", " : " or "),
+                         &e[i].name);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive: %*s "
+                       "expected", &value[1], &cmd->name, p - expected,
+                       expected);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * woportal_cors_origins <origin> ...: each as a browser sends it in
+ * Origin, "http://" or "https://", a host and perhaps a port, nothing
+ * more; compared without regard to case.
+ */
+
+char *
+ngx_http_woportal_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *c = conf;
+
+    u_char        *p, *last;
+    ngx_str_t     *value, *origin;
+    ngx_uint_t     i, port;
+    ngx_array_t  **origins;
+
+    origins = (ngx_array_t **) (c + cmd->offset);
+
+    if (*origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    *origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                sizeof(ngx_str_t));
+    if (*origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        p = value[i].data;
+        last = p + value[i].len;
+
+        if (value[i].len > 7 && ngx_strncasecmp(p, (u_char *) "http://", 7)
+                                == 0)
+        {
+            p += 7;
+
+        } else if (value[i].len > 8
+                   && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0)
+        {
+            p += 8;
+
+        } else {
+            goto invalid;
+        }
+
+        if (*p == '.' || *p == '-' || *p == ':') {
+            goto invalid;
+        }
+
+        while (p < last
+               && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                   || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+        {
+            p++;
+        }
+
+        if (p < last && *p == ':') {
+            port = 0;
+
+            for (p++; p < last && *p >= '0' && *p <= '9'; p++) {
+                port = port * 10 + (*p - '0');
+
+                if (port > 65535) {
+                    goto invalid;
+                }
+            }
+
+            if (port == 0) {
+                goto invalid;
+            }
+        }
+
+        if (p != last) {
+            goto invalid;
+        }
+
+        origin = ngx_array_push(*origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid origin \"%V\" in \"%V\" directive: "
+                       "\"http://\" or \"https://\", a host name and an "
+                       "optional \":port\" expected, without a path",
+                       &value[i], &cmd->name);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -43,6 +43,7 @@ ngx_str_t  ngx_http_woportal_codes[] = {
     ngx_string("payload_too_large"),
     ngx_string("unsupported_media_type"),
     ngx_string("store_unavailable"),
+    ngx_string("rate_limited"),
     ngx_string("internal_error")
 };
 

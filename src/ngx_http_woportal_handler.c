@@ -4,6 +4,8 @@
  *
  *     authenticate -> route -> method -> (body) -> operation
  *
+ * OPTIONS needs no key: it tells only the methods of a path.
+ *
  * The operations live in get.c, list.c, create.c and modify.c.  Their store
  * calls run in the thread pool: the handler returns NGX_DONE and the
  * request is finished from a call's done handler.
@@ -30,6 +32,13 @@ static ngx_int_t ngx_http_woportal_body_op(ngx_http_request_t *r,
 
 
 /* by target; GET implies HEAD */
+
+#if (NGX_DEBUG)
+static char  *ngx_http_woportal_store_ops[] = {
+    "get", "add", "cas", "delete", "run"
+};
+#endif
+
 
 static ngx_http_woportal_methods_t  ngx_http_woportal_methods[] = {
     { 0, ngx_null_string },
@@ -63,6 +72,21 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    ngx_http_woportal_route(&wlcf->base, &r->uri, &ctx->route);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "woportal route: %V \"%V\": target %d, id \"%V\"",
+                   &r->method_name, &r->uri, (int) ctx->route.target,
+                   &ctx->route.id);
+
+    if (r->method == NGX_HTTP_OPTIONS
+        && ctx->route.target != NGX_HTTP_WOPORTAL_NOWHERE)
+    {
+        ctx->op = NGX_HTTP_WOPORTAL_OP_OPTIONS;
+        ctx->allow = ngx_http_woportal_methods[ctx->route.target].allow;
+        return ngx_http_woportal_send(r, NGX_HTTP_NO_CONTENT, NULL, 0);
+    }
+
     r->connection->log->action = "authenticating a woportal request";
 
     ctx->key = ngx_http_woportal_authorized(r, wlcf);
@@ -72,8 +96,6 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
                                             NGX_HTTP_WOPORTAL_E_UNAUTHORIZED,
                                             "a valid API key is required");
     }
-
-    ngx_http_woportal_route(&wlcf->base, &r->uri, &ctx->route);
 
     if (ctx->route.target == NGX_HTTP_WOPORTAL_NOWHERE) {
         return ngx_http_woportal_send_error(r, NGX_HTTP_NOT_FOUND,
@@ -92,10 +114,8 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
 
     ctx->op = ngx_http_woportal_op(r, ctx->route.target);
 
-    if (ctx->op == NGX_HTTP_WOPORTAL_OP_OPTIONS) {
-        ctx->allow = m->allow;
-        return ngx_http_woportal_send(r, NGX_HTTP_NO_CONTENT, NULL, 0);
-    }
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "woportal op: %V", &ngx_http_woportal_request_ops[ctx->op]);
 
     if (ctx->route.target != NGX_HTTP_WOPORTAL_COLLECTION
         && !ctx->route.id_valid)
@@ -127,6 +147,10 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
     }
 
     r->connection->log->action = "reading a woportal request body";
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "woportal body: reading, length %O",
+                   r->headers_in.content_length_n);
 
     rc = ngx_http_read_client_request_body(r, ngx_http_woportal_body_read);
 
@@ -201,6 +225,9 @@ ngx_http_woportal_body_op(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "woportal body: %uz bytes read", body.len);
+
     switch (ctx->op) {
 
     case NGX_HTTP_WOPORTAL_OP_CREATE:
@@ -230,6 +257,9 @@ ngx_http_woportal_body_op(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
     }
 
     if (rc != NGX_OK) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "woportal body: refused, %ui: %V", err.status,
+                       &err.message);
         return ngx_http_woportal_send_errors(r, &err);
     }
 
@@ -264,6 +294,9 @@ ngx_int_t
 ngx_http_woportal_call(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx,
     ngx_http_woportal_store_op_e op, ngx_http_woportal_call_done_pt done)
 {
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "woportal store call: %s", ngx_http_woportal_store_ops[op]);
+
     if (ngx_http_woportal_post_call(r, ctx, op, done) != NGX_OK) {
         return ngx_http_woportal_unavailable(r);
     }
@@ -526,6 +559,10 @@ ngx_http_woportal_finish(ngx_http_request_t *r, ngx_int_t rc)
     ngx_connection_t  *c;
 
     c = r->connection;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "woportal finish: rc %i, status %ui", rc,
+                   r->headers_out.status);
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);

@@ -126,50 +126,6 @@ ngx_http_woportal_store_free(void *mc)
 
 
 ngx_int_t
-ngx_http_woportal_store_check(ngx_conf_t *cf, ngx_str_t *config)
-{
-    char                reason[256], *p, *q;
-    u_char             *s;
-    memcached_return_t  rc;
-
-    if (config->len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "empty libmemcached configuration");
-        return NGX_ERROR;
-    }
-
-    s = ngx_pnalloc(cf->temp_pool, config->len + 1);
-    if (s == NULL) {
-        return NGX_ERROR;
-    }
-
-    (void) ngx_cpystrn(s, config->data, config->len + 1);
-
-    reason[0] = '\0';
-
-    rc = libmemcached_check_configuration((char *) s, config->len,
-                                          reason, sizeof(reason));
-
-    if (rc != MEMCACHED_SUCCESS) {
-        /* the reason starts with the address of a parser object */
-        p = reason;
-
-        if (p[0] == '(' && (q = ngx_strchr(p, ')')) != NULL && q[1] == ' ') {
-            p = q + 2;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"woportal_memcached\" "
-                           "directive: %s",
-                           config, p[0] ? p : memcached_strerror(NULL, rc));
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
 ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     ngx_thread_pool_t *tp)
 {

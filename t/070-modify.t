@@ -33,6 +33,7 @@ use Time::Local ();
 $Woportal::CheckStored = 1;
 
 # two worker processes: the concurrency block really races
+master_on();
 workers(2);
 
 

@@ -2,6 +2,7 @@ use lib 't/inc';
 use Test::Nginx::Socket 'no_plan';
 use Woportal;
 no_shuffle();
+master_on();
 workers(2);
 
 # API keys and company namespaces (README: Tenancy): a key file with two
@@ -277,7 +278,7 @@ for my $t ([acme => ['acme', 'beta']], [acme => ['beta']],
     $b{company_namespace} = $ns if $ns;
     my ($status) = main::http('POST', $main::Base, $main::J->encode(\%b),
                               $who);
-    like($status, qr/^4/, "@{[ $main::CurBlock->name ]} - init: refused");
+    Test::More::like($status, qr/^4/, "@{[ $main::CurBlock->name ]} - init: refused");
 }
 --- request eval
 ["GET /api/v1/workorder-portal", "GET /api/v1/workorder-portal"]
@@ -309,7 +310,7 @@ for my $t (['GET'], ['HEAD'], ['PUT', $patch], ['PATCH', $patch],
         my $s = main::same_answer("$m$sub by $who",
                                   [$m, "$b$sub", $body, $who],
                                   [$m, "$none$sub", $body, $who]);
-        is($s, 404, "@{[ $main::CurBlock->name ]} - $m$sub by $who: 404");
+        Test::More::is($s, 404, "@{[ $main::CurBlock->name ]} - $m$sub by $who: 404");
     }
 }
 main::subst();
@@ -501,7 +502,7 @@ k-acme
 --- init
 my $file = Test::Nginx::Socket::html_dir() . '/keys.txt';
 my ($before) = main::http('GET', $main::Base, undef, 'new');
-is($before, 401, "@{[ $main::CurBlock->name ]} - init: the new key is unknown");
+Test::More::is($before, 401, "@{[ $main::CurBlock->name ]} - init: the new key is unknown");
 open my $fh, '>', $file or die "$file: $!";
 print $fh "new " . main::digest('new') . " acme\n"
           . "acme " . main::digest('acme') . " acme\n";
@@ -518,7 +519,7 @@ for (1 .. 400) {
     last unless grep { kill 0, $_ } @old;
     Time::HiRes::sleep(0.025);
 }
-ok(!(grep { kill 0, $_ } @old),
+Test::More::ok(!(grep { kill 0, $_ } @old),
    "@{[ $main::CurBlock->name ]} - init: the old workers are gone");
 --- request eval
 ["GET /api/v1/workorder-portal", "GET /api/v1/workorder-portal",
@@ -670,7 +671,7 @@ qr/\[emerg\].*keys\.txt" line 1: a key's name is printable ASCII/
 
 
 
-=== TEST 26: limit_req by address, as in conf/woportal.conf: refusals in the envelope, 429 with a key, 401 without
+=== TEST 26: limit_req by address, as in conf/woportal.conf: refusals in the envelope, 429 rate_limited with a key, 401 without
 --- http_config
     limit_req_zone $binary_remote_addr zone=t075:1m rate=1r/m;
     limit_req_status 429;
@@ -688,7 +689,7 @@ qr/\[emerg\].*keys\.txt" line 1: a key's name is printable ASCII/
 --- error_code eval
 [200, 200, 429, 401]
 --- api_error eval
-[undef, undef, 'internal_error', 'unauthorized']
+[undef, undef, 'rate_limited', 'unauthorized']
 --- response_body_like eval
 [qr/"success":true/, qr/"success":true/, qr/too many requests/,
  qr/"unauthorized"/]
@@ -742,3 +743,82 @@ qr/\[emerg\].*API keys "(beta|second-beta)" and "(beta|second-beta)" are the sam
  'X-Key-Name: \[nginx\.conf:\d+\]', 'X-Key-Name: \[\]']
 --- response_body_unlike eval
 [qr/k-acme/, qr/k-multi/, qr/test-key/, qr/nope/]
+
+
+
+=== TEST 30: a shared entry: a key of one of its namespaces changes its fields and its status, but deletes it, makes it final or changes its namespaces only holding them all
+--- init
+main::mk('ab', 'star', ['acme', 'beta']);
+main::mk('ag', 'multi', ['acme', 'gamma']);
+main::mk('a', 'acme', ['acme']);
+main::subst();
+--- request eval
+[map { my ($m, $p, $b) = @$_; "$m /api/v1/workorder-portal/$p" . (defined $b ? "\n$b" : '') }
+    ['PATCH', '{{ab}}', '{"access_level":"comment"}'],
+    ['PATCH', '{{ab}}/status', '{"status":"in_progress"}'],
+    ['PUT', '{{ab}}/status', '{"status":"completed"}'],
+    ['PATCH', '{{ab}}', '{"status":"cancelled"}'],
+    ['DELETE', '{{ab}}'],
+    ['PATCH', '{{ab}}', '{"company_namespace":["acme","beta"]}'],
+    ['GET', '{{ab}}'],
+    ['PUT', '{{ag}}/status', '{"status":"completed"}'],
+    ['DELETE', '{{ag}}'],
+    ['DELETE', '{{ag}}'],
+    ['PUT', '{{a}}', '{"status":"cancelled"}'],
+    ['PUT', '{{ab}}/status', '{"status":"completed"}'],
+    ['DELETE', '{{ab}}']]
+--- more_headers eval
+[map { "Content-Type: application/json\n" . main::keyh($_) }
+    qw(acme beta acme beta acme acme beta acme acme multi acme star star)]
+--- error_code eval
+[200, 200, 403, 403, 403, 403, 200, 403, 403, 200, 200, 200, 200]
+--- api_error eval
+[undef, undef, 'forbidden', 'forbidden', 'forbidden', 'forbidden', undef,
+ 'forbidden', 'forbidden', undef, undef, undef, undef]
+--- details eval
+[undef, undef, ('company_namespace') x 3, 'company_namespace[1]', undef,
+ ('company_namespace') x 2]
+--- response_body_like eval
+[qr/"success":true/, qr/"success":true/, qr/making it final needs them all/,
+ qr/making it final needs them all/, qr/deleting it needs them all/,
+ qr/not a namespace of this API key/, qr/"success":true/,
+ qr/making it final needs them all/, qr/deleting it needs them all/,
+ (qr/"success":true/) x 4]
+--- data_is eval
+["version: 2\naccess_level: \"comment\"",
+ "version: 3\nstatus: \"in_progress\"",
+ undef, undef, undef, undef,
+ "version: 3\nstatus: \"in_progress\"\naccess_level: \"comment\"\ncompany_namespace: [\"acme\",\"beta\"]",
+ undef, undef, undef,
+ "version: 2\nstatus: \"cancelled\"",
+ "version: 4\nstatus: \"completed\""]
+
+
+
+=== TEST 31: ambiguous credentials: two key header lines, or a list in one, are 401 whatever the keys
+--- request eval
+[("GET /api/v1/workorder-portal") x 6]
+--- more_headers eval
+["X-API-Key: test-key\nX-API-Key: test-key",
+ "X-API-Key: test-key\nX-API-Key: k-acme-5c1e0d",
+ "X-API-Key: test-key\nX-API-Key: nope",
+ "X-API-Key: test-key, test-key",
+ "X-API-Key: test-key,k-acme-5c1e0d",
+ "X-API-Key: test-key"]
+--- error_code eval
+[401, 401, 401, 401, 401, 200]
+--- api_error eval
+[('unauthorized') x 5, undef]
+
+
+
+=== TEST 32: nginx -t: a woportal_api_key with a comma could never be sent alone
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT";
+        woportal_api_key "key,with-comma";
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*API key holds a comma: a key sent with one is taken for a list, and refused in \S+nginx\.conf:\d+/

@@ -20,6 +20,7 @@ use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
 
+master_on();
 workers(2);
 
 $ENV{TEST_NGINX_RUN_ID} = $$ . '-' . time();

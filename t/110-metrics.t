@@ -17,6 +17,7 @@ no_shuffle();
 #   --- metrics_like    patterns (one a line) that must match one of its lines
 #   --- metrics_unlike  patterns that must match none of them
 
+master_on();
 workers(2);
 
 use File::Temp ();

@@ -71,6 +71,36 @@ Test::Nginx::Socket::add_response_body_check(sub {
                           "$name - the rest is the contract as it is");
 });
 
+# the methods of a path in the contract, as OPTIONS and 405 must answer
+# them in Allow: HEAD with GET, and OPTIONS; a regex of the set, in any
+# order, each once
+sub allow_like {
+    my $path = shift;
+    my @m = map { uc } grep { /^(?:get|head|post|put|patch|delete)$/ }
+            keys %{ $Contract->{paths}{$path} };
+    push @m, 'HEAD' if grep { $_ eq 'GET' } @m;
+    push @m, 'OPTIONS';
+    my $alt = join '|', @m;
+    return 'Allow: ' . join('', map { "(?=.*\\b$_\\b)" } @m)
+           . "(?:(?:$alt)(?:,\\s*|\$)){" . scalar(@m) . '}';
+}
+
+Test::Nginx::Socket::add_response_body_check(sub {
+    my ($block, $body, $req_idx, $rep, $dry_run) = @_;
+    return if $dry_run;
+    my $want = $block->openapi_methods;
+    return unless defined $want;
+
+    my $doc = eval { JSON::PP->new->decode($body) } // {};
+    for my $line (grep { /\S/ } split /\n/, $want) {
+        my ($path, $methods) = $line =~ /^\s*(\S+):\s*(.*?)\s*$/;
+        my $got = join ' ', sort grep { !/^parameters$/ }
+                  keys %{ $doc->{paths}{$path} || {} };
+        Test::More::is($got, $methods,
+                       $block->name . " - the methods of $path");
+    }
+});
+
 run_tests();
 
 __DATA__
@@ -167,3 +197,37 @@ Content-Type: application/json
 [401, 401, 401]
 --- response_body_like eval
 ['"code":"unauthorized"', '"code":"unauthorized"', '"code":"unauthorized"']
+
+
+
+=== TEST 9: the served document lists every method served: PATCH /{id} and PUT /{id}/status too
+--- request
+GET /api/v1/workorder-portal/openapi.json
+--- error_code: 200
+--- openapi_methods
+/: get post
+/{id}: delete get patch put
+/{id}/status: patch put
+
+
+
+=== TEST 10: OPTIONS on each path answers the contract's methods in Allow, without a key
+--- request eval
+["OPTIONS /api/v1/workorder-portal", "OPTIONS /api/v1/workorder-portal/0123456789abcdef01234567",
+ "OPTIONS /api/v1/workorder-portal/0123456789abcdef01234567/status"]
+--- error_code eval
+[204, 204, 204]
+--- response_headers_like eval
+[map { main::allow_like($_) } '/', '/{id}', '/{id}/status']
+
+
+
+=== TEST 11: openapi.json is the same for every key: no Cache-Control, no Vary
+--- request
+GET /api/v1/workorder-portal/openapi.json
+--- more_headers
+X-API-Key: test-key
+--- error_code: 200
+--- response_headers
+!Cache-Control
+!Vary

@@ -240,11 +240,11 @@ qr/\[emerg\].*invalid conninfo "host=127\.0\.0\.1 nosuchoption=1" in "woportal_p
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\].*"woportal_persist_timeout" of location "\/api\/v1\/workorder-portal" must be more than 0/
+qr/\[emerg\] .*"woportal_persist_timeout" directive must be more than 0 in \S+nginx\.conf:\d+/
 
 
 
-=== TEST 17: one key prefix in two different memcached, or two prefixes in one, or one persisting and one not, are fine
+=== TEST 17: one key prefix in two different memcached, or two prefixes in one, one persisting and one not, are fine
 --- config
     location /a {
         woportal;
@@ -271,6 +271,7 @@ qr/\[emerg\].*"woportal_persist_timeout" of location "\/api\/v1\/workorder-porta
         woportal;
         woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_MEMCACHED_PORT --BINARY-PROTOCOL";
         woportal_api_key test-key;
+        woportal_key_prefix "d:";
         woportal_persist "postgresql:host=127.0.0.1 port=1";
     }
 

@@ -24,6 +24,7 @@ no_shuffle();
 use File::Temp ();
 use Time::HiRes ();
 
+master_on();
 workers(2);
 
 our $McPort = mc_port(0);

@@ -25,6 +25,7 @@ use IO::Select ();
 use IO::Socket::INET ();
 use Time::HiRes ();
 
+master_on();
 workers(2);
 
 $ENV{TEST_NGINX_PREFIX} = fresh_prefix('t114');
@@ -114,6 +115,16 @@ sub client {
     }
 }
 
+# the master's pid, from the pid file nginx writes under the server root
+sub master_pid {
+    my $file = "$ENV{TEST_NGINX_SERVER_ROOT}/logs/nginx.pid";
+    open my $in, '<', $file or die "$file: $!\n";
+    my $pid = <$in>;
+    close $in;
+    chomp $pid;
+    return $pid;
+}
+
 sub scenario {
     my ($st, $b) = WoportalFaults::http_req(nginx_port(), POST => $Base,
                        $J->encode({workorder => 'seed', client => 'c'}));
@@ -134,7 +145,7 @@ sub scenario {
     }
     for (1 .. 3) {
         Time::HiRes::sleep(1.2);
-        kill 'HUP', $Test::Nginx::Socket::NginxPid;
+        kill 'HUP', master_pid();
     }
     waitpid $pid, 0;
 

@@ -178,7 +178,12 @@ sub lock_db {
         Time::HiRes::sleep(0.01);
     }
     push @InitProblems, 'the lock was not taken' unless -e $flag;
-    Test::Nginx::Socket::add_cleanup_handler(sub { waitpid $pid, 0 });
+    # "local $?": upstream Test::Nginx runs cleanup handlers in its END
+    # block, and a waitpid's -1 there would become the test's exit code
+    Test::Nginx::Socket::add_cleanup_handler(sub {
+        local $?;
+        waitpid $pid, 0;
+    });
 }
 
 
@@ -223,6 +228,7 @@ sub start_postgresql {
                  . " -c fsync=off", 'start') == 0
         or die "pg_ctl start failed: " . `cat $dir/log` . "\n";
     Test::Nginx::Socket::add_cleanup_handler(sub {
+        local $?;
         system(@as, "$PgBin/pg_ctl", '-D', "$dir/data", '-m', 'fast', '-w',
                'stop');
     });

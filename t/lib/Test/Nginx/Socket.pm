@@ -453,7 +453,9 @@ sub write_config_file {
     my $server_name = $block->server_name // $ServerName;
     $server_name =~ s/^\s+|\s+$//g;
 
-    my $master = ($MasterOn || $Workers > 1) && !$UseValgrind ? 'on' : 'off';
+    # as upstream: the master process only with master_on() (workers()
+    # alone leaves it off, and so one process)
+    my $master = $MasterOn && !$UseValgrind ? 'on' : 'off';
     # Relative module paths would resolve against the prefix (servroot).
     my $modules = join '', map { 'load_module ' . File::Spec->rel2abs($_) . ";\n" }
                            grep { length } split /\s+/, $LoadModules;
