@@ -132,13 +132,23 @@ test-valgrind: deps-test nginx
 #                  log) into build/bench/ and run bench/bench.sh: wrk
 #                  against its own nginx and memcached, the table in
 #                  BENCHMARKS.md; BENCH_QUICK=1 for the short run (its
-#                  table in build/bench/BENCHMARKS-quick.md)
+#                  table in build/bench/BENCHMARKS-quick.md); then
+#                  bench/writes.sh: writes with SQLite and PostgreSQL
+#                  (sync) beside memcached alone, at 64 and 1,024
+#                  connections
+#   make bench-writes   the writes alone
 
 BENCH_BUILD = build/bench
 BENCH_NGINX = $(BENCH_BUILD)/nginx-$(NGINX_VERSION)/objs/nginx
 
-.PHONY: bench
+.PHONY: bench bench-nginx bench-writes
 
-bench: deps-run
-	@util/build-nginx.sh $(BENCH_BUILD) --with-cc-opt=-O2 >/dev/null
+bench: bench-nginx
 	@bench/bench.sh $(BENCH_NGINX)
+	@bench/writes.sh $(BENCH_NGINX)
+
+bench-writes: bench-nginx
+	@bench/writes.sh $(BENCH_NGINX)
+
+bench-nginx: deps-run deps-test
+	@util/build-nginx.sh $(BENCH_BUILD) --with-cc-opt=-O2 >/dev/null
