@@ -3,11 +3,13 @@
  * The writes of woportal_persist_mode sync: SQL is the truth, memcached a
  * cache of it, and a 2xx means committed.
  *
- *     before: delete the entry's memcached item      (a task of its own)
+ *     before: a change sets its own lease over the entry's memcached
+ *             item, a deletion deletes it         (a task of its own)
  *     commit: BEGIN -> the writes, each guarded by its version -> COMMIT
- *                                                    (a task a batch)
- *     after:  delete the item again (a new entry's is set), append the
- *             index record                 (a task a few writes share)
+ *                                                 (a task a batch)
+ *     after:  the new version CASed over the lease (a new entry's set),
+ *             else the item deleted; the index record appended
+ *                                                 (a task a few share)
  *
  * Group commit.  The writes a worker has ready for one database while a
  * transaction of its runs wait, and go together in the next one: one
@@ -20,12 +22,15 @@
  * (the calls after a commit go a few writes to a task: the hand-offs to
  * the pool cost more than a round trip).
  *
- * The first delete makes sure memcached can be reached before anything
- * is committed (a write it fails is 503 and changes nothing) and that a
- * stale item is gone; the second ends any reader's lease taken meanwhile
- * (persist.c: a row read before the commit is never filled after it).  No
- * memcached call is made while a transaction holds the database: a
- * stalled memcached never holds the database's lock.
+ * The step before makes sure memcached can be reached before anything is
+ * committed (a write it fails is 503 and changes nothing) and removes the
+ * item, stale or not: a set, like a delete, ends every reader's lease
+ * (persist.c), and readers that find the write's lease read SQL.  After
+ * the commit, the CAS succeeds only when nothing touched the item since
+ * (no other write, no reader's fill of an older row, no flush); anything
+ * else is deleted, so that no row read before the commit stays cached
+ * after it.  No memcached call is made while a transaction holds the
+ * database: a stalled memcached never holds the database's lock.
  *
  * A write the database refuses for its version (another write came
  * first, or the item the write was made from was stale) answers BUSY:
@@ -79,6 +84,8 @@ struct ngx_http_woportal_commit_s {
 static ngx_http_woportal_commit_t *ngx_http_woportal_commit_get(
     ngx_http_woportal_db_t *db, ngx_thread_pool_t *tp);
 static void ngx_http_woportal_commit_before(void *data, ngx_log_t *log);
+static uint64_t ngx_http_woportal_commit_lease(memcached_st *mc,
+    ngx_http_woportal_call_t *call, ngx_log_t *log);
 static void ngx_http_woportal_commit_ready(ngx_event_t *ev);
 static void ngx_http_woportal_commit_queue(ngx_http_woportal_commit_t *c,
     ngx_http_woportal_call_t *call);
@@ -136,8 +143,14 @@ ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
     call->distrust = NULL;
     call->task_pool = tp;
 
-    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_CAS && call->leased) {
+        /* its get set the lease (store.c) */
+        call->leased = 0;
+        ngx_http_woportal_commit_queue(c, call);
+
+    } else if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
         /* a new id: there is no item to delete first */
+        call->lease = 0;
         ngx_http_woportal_commit_queue(c, call);
 
     } else if (ngx_http_woportal_store_task(call, tp,
@@ -211,6 +224,8 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
         return;
     }
 
+    call->lease = 0;
+
     mc = ngx_http_woportal_store_conn(call->store);
 
     if (mc == NULL) {
@@ -219,17 +234,56 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
         return;
     }
 
-    rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
-                          (time_t) 0);
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE) {
+        rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
+                              (time_t) 0);
 
-    if (rc == MEMCACHED_NOTFOUND) {
-        rc = MEMCACHED_SUCCESS;
+        if (rc == MEMCACHED_NOTFOUND) {
+            rc = MEMCACHED_SUCCESS;
+        }
+
+    } else {
+        /*
+         * A change puts its own lease over the item (a set ends every
+         * other lease, as a delete would): once committed, the new
+         * version is CASed over it, so that the next read finds it
+         */
+        rc = memcached_set(mc, (char *) call->key.data, call->key.len, "",
+                           0, NGX_HTTP_WOPORTAL_LEASE_TIME,
+                           NGX_HTTP_WOPORTAL_FORMAT_LEASE);
+
+        if (rc == MEMCACHED_SUCCESS) {
+            call->lease = ngx_http_woportal_commit_lease(mc, call, log);
+        }
     }
 
     call->rc = rc;
     call->rc_text = memcached_strerror(mc, rc);
 
     ngx_http_woportal_store_health(call);
+}
+
+
+/* the CAS of the lease just set, or 0 when it is not there any more */
+
+static uint64_t
+ngx_http_woportal_commit_lease(memcached_st *mc,
+    ngx_http_woportal_call_t *call, ngx_log_t *log)
+{
+    uint32_t   flags;
+    uint64_t   cas;
+    ngx_str_t  value;
+
+    if (ngx_http_woportal_store_fetch(mc, &call->key, &value, &flags, &cas,
+                                      log)
+        != NGX_OK)
+    {
+        return 0;
+    }
+
+    free(value.data);
+
+    return (flags == NGX_HTTP_WOPORTAL_FORMAT_LEASE) ? cas : 0;
 }
 
 
@@ -594,13 +648,28 @@ ngx_http_woportal_commit_after(ngx_http_woportal_call_t *call,
         call->distrust = NULL;
     }
 
+    rc = MEMCACHED_NOTSTORED;
+
     if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
         /* no older version of a new id exists to be served instead */
         rc = memcached_set(mc, (char *) call->key.data, call->key.len,
                            (char *) call->value.data, call->value.len,
                            (time_t) 0, call->flags);
 
-    } else {
+    } else if (call->lease) {
+        /*
+         * Over this write's own lease only: anything else there (another
+         * write's lease, a reader's fill of an older row, nothing after
+         * a flush) makes the CAS fail, and the item is deleted
+         */
+        rc = memcached_cas(mc, (char *) call->key.data, call->key.len,
+                           (char *) call->value.data, call->value.len,
+                           (time_t) 0, call->flags, call->lease);
+    }
+
+    if (rc == MEMCACHED_DATA_EXISTS || rc == MEMCACHED_NOTFOUND
+        || rc == MEMCACHED_NOTSTORED)
+    {
         rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
                               (time_t) 0);
 
