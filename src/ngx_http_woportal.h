@@ -488,8 +488,6 @@ struct ngx_http_woportal_call_s {
                                                  rebuild */
     ngx_thread_pool_t             *task_pool; /* commit.c */
     uint64_t                       lease;     /* commit.c: a change's */
-    unsigned                       lease_wanted:1; /* get: for a change */
-    unsigned                       leased:1;  /* get: its lease is set */
 
     /*
      * in (cas) and out (get): the CAS of the item.

@@ -143,12 +143,7 @@ ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
     call->distrust = NULL;
     call->task_pool = tp;
 
-    if (call->op == NGX_HTTP_WOPORTAL_STORE_CAS && call->leased) {
-        /* its get set the lease (store.c) */
-        call->leased = 0;
-        ngx_http_woportal_commit_queue(c, call);
-
-    } else if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
         /* a new id: there is no item to delete first */
         call->lease = 0;
         ngx_http_woportal_commit_queue(c, call);

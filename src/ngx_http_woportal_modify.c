@@ -88,18 +88,6 @@ static ngx_int_t
 ngx_http_woportal_modify_read(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx)
 {
-    ngx_http_woportal_loc_conf_t  *wlcf;
-
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
-
-    /*
-     * A change committed to SQL (commit.c) takes its lease over the item
-     * in the get's task: one hand-off to the pool less
-     */
-    ctx->call.lease_wanted = (wlcf->db
-                              && wlcf->persist_mode == NGX_HTTP_WOPORTAL_SYNC
-                              && ctx->op != NGX_HTTP_WOPORTAL_OP_DELETE);
-
     return ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_GET,
                                   ngx_http_woportal_modify_fetched);
 }

@@ -90,8 +90,6 @@ static memcached_return_t ngx_http_woportal_store_write(memcached_st *mc,
     ngx_http_woportal_call_t *call);
 static memcached_return_t ngx_http_woportal_store_read_through(
     memcached_st *mc, ngx_http_woportal_call_t *call, ngx_log_t *log);
-static memcached_return_t ngx_http_woportal_store_lease(memcached_st *mc,
-    ngx_http_woportal_call_t *call, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_store_compact(memcached_st *mc,
     ngx_str_t *key, ngx_str_t *record, ngx_uint_t create, ngx_uint_t merge,
     ngx_log_t *log);
@@ -139,17 +137,11 @@ ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
     call->mc_value = NULL;
     call->mc_value_len = 0;
     call->fetched_flags = 0;
-    call->leased = 0;
 
     /* before the post: the thread reads it (store_stale()) */
     call->posted = ngx_http_woportal_metrics_clock();
 
-    /*
-     * A get for a change committed to SQL sets the change's lease too: a
-     * task of its own, as a write, not a batch's round trips to wait for
-     */
-
-    if (call->op == NGX_HTTP_WOPORTAL_STORE_GET && !call->lease_wanted) {
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_GET) {
         b = ngx_http_woportal_batch_get(tp, call->store);
         if (b == NULL) {
             return NGX_ERROR;
@@ -593,10 +585,6 @@ ngx_http_woportal_store_call(memcached_st *mc, ngx_http_woportal_call_t *call,
         {
             /* a miss, or another reader filling it: SQL answers */
             rc = ngx_http_woportal_store_read_through(mc, call, log);
-        }
-
-        if (rc == MEMCACHED_SUCCESS && call->lease_wanted) {
-            rc = ngx_http_woportal_store_lease(mc, call, log);
         }
 
         break;
@@ -1600,52 +1588,6 @@ ngx_http_woportal_store_fetch(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
                       key, memcached_strerror(mc, rc));
         return NGX_ERROR;
     }
-}
-
-
-/*
- * A get for a change committed to SQL (commit.c): the change's lease is
- * set over the item (as commit_before() would), and its CAS kept in
- * call->lease (0: gone already).  memcached failing fails the get.
- */
-
-static memcached_return_t
-ngx_http_woportal_store_lease(memcached_st *mc, ngx_http_woportal_call_t *call,
-    ngx_log_t *log)
-{
-    uint32_t            flags;
-    uint64_t            cas;
-    ngx_int_t           rc;
-    ngx_str_t           value;
-    memcached_return_t  mrc;
-
-    mrc = memcached_set(mc, (char *) call->key.data, call->key.len, "", 0,
-                        NGX_HTTP_WOPORTAL_LEASE_TIME,
-                        NGX_HTTP_WOPORTAL_FORMAT_LEASE);
-
-    if (mrc != MEMCACHED_SUCCESS) {
-        return mrc;
-    }
-
-    rc = ngx_http_woportal_store_fetch(mc, &call->key, &value, &flags, &cas,
-                                       log);
-    if (rc == NGX_ERROR) {
-        return MEMCACHED_FAILURE;
-    }
-
-    call->lease = 0;
-
-    if (rc == NGX_OK) {
-        free(value.data);
-
-        if (flags == NGX_HTTP_WOPORTAL_FORMAT_LEASE) {
-            call->lease = cas;
-        }
-    }
-
-    call->leased = 1;
-
-    return MEMCACHED_SUCCESS;
 }
 
 
