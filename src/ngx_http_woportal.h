@@ -674,11 +674,9 @@ typedef ngx_int_t (*ngx_http_woportal_dump_pt)(void *data, ngx_str_t *key);
 ngx_int_t ngx_http_woportal_store_dump(ngx_http_woportal_mc_t *mc,
     ngx_str_t *prefix, ngx_msec_t timeout, ngx_http_woportal_dump_pt handler,
     void *data, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_store_touch(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, time_t exptime, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_store_cas(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, ngx_str_t *value, uint32_t flags, uint64_t cas,
-    ngx_log_t *log);
+    ngx_str_t *key, ngx_str_t *value, uint32_t flags, time_t exptime,
+    uint64_t cas, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_store_distrust(ngx_http_woportal_mc_t *mc,
     ngx_str_t *gen, ngx_log_t *log);
 ngx_http_woportal_mc_t *ngx_http_woportal_store_conn(

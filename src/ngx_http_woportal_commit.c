@@ -524,6 +524,14 @@ ngx_http_woportal_commit_done(ngx_event_t *ev)
         call->distrust = c->distrust;
         c->distrust = NULL;
 
+        if (first && first->store != call->store) {
+            /* one memcached a task: one that stalls holds up no other */
+            ngx_http_woportal_commit_afters(c, first);
+            first = NULL;
+            last = &first;
+            n = 0;
+        }
+
         call->next = NULL;
         *last = call;
         last = &call->next;

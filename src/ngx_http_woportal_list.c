@@ -94,6 +94,9 @@ typedef struct {
     ngx_http_woportal_mc_t       *mc;           /* while rebuilding */
     ngx_str_t                    *lock;
     uint64_t                      renewed;
+    off_t                         now;          /* ms since the epoch */
+    ngx_str_t                     stamp;        /* now, as text */
+    u_char                        stamp_buf[NGX_OFF_T_LEN];
     ngx_array_t                   dumped;       /* keys: no persistence */
     unsigned                      all:1;        /* every shard rebuilt */
     ngx_str_t                     json;
@@ -133,6 +136,7 @@ static ngx_int_t ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_list_rebuilt(void *data, ngx_str_t *doc);
 static ngx_int_t ngx_http_woportal_list_renew(ngx_http_woportal_list_t *l);
+static void ngx_http_woportal_list_stamp(ngx_http_woportal_list_t *l);
 static ngx_int_t ngx_http_woportal_list_dumped(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_list_dump_key(void *data, ngx_str_t *key);
@@ -550,6 +554,7 @@ static ngx_int_t
 ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
+    off_t                          renewed;
     uint32_t                       flags;
     uint64_t                       cas;
     ngx_int_t                      rc;
@@ -563,9 +568,16 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     ngx_str_set(&one, "1");
     ngx_str_set(&empty, "");
 
-    /* the lock expires soon should its holder die: it is renewed */
+    /*
+     * The lock holds the time its holder last renewed it (ms since the
+     * epoch): it expires soon should its holder die, and a lock not
+     * renewed for its time is taken over whatever its expiry (one of an
+     * older module, a clock that jumped)
+     */
 
-    rc = ngx_http_woportal_store_put(mc, lock, &one, 0, 1,
+    ngx_http_woportal_list_stamp(l);
+
+    rc = ngx_http_woportal_store_put(mc, lock, &l->stamp, 0, 1,
                                      NGX_HTTP_WOPORTAL_LOCK_TIME, log);
 
     if (rc == NGX_ERROR) {
@@ -575,7 +587,11 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     if (rc == NGX_DECLINED) {
         /* another list rebuilds it: wait until its lock is gone */
 
-        while (ngx_http_woportal_metrics_clock() < l->deadline) {
+        for ( ;; ) {
+            if (ngx_http_woportal_metrics_clock() >= l->deadline) {
+                return NGX_BUSY;
+            }
+
             ngx_msleep(20);
 
             rc = ngx_http_woportal_store_fetch(mc, lock, &value, &flags,
@@ -588,10 +604,32 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
                 return NGX_OK;
             }
 
+            renewed = ngx_atoof(value.data, value.len);
             free(value.data);
-        }
 
-        return NGX_BUSY;
+            ngx_http_woportal_list_stamp(l);
+
+            if (renewed != NGX_ERROR
+                && l->now - renewed < NGX_HTTP_WOPORTAL_LOCK_TIME * 1000)
+            {
+                continue;
+            }
+
+            rc = ngx_http_woportal_store_cas(mc, lock, &l->stamp, 0,
+                                             NGX_HTTP_WOPORTAL_LOCK_TIME, cas,
+                                             log);
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_OK) {
+                ngx_log_error(NGX_LOG_WARN, log, 0,
+                              "woportal: the rebuild lock \"%V\" was not "
+                              "renewed for %ui s: taken over", lock,
+                              (ngx_uint_t) NGX_HTTP_WOPORTAL_LOCK_TIME);
+                break;
+            }
+        }
     }
 
     l->mc = mc;
@@ -828,9 +866,26 @@ ngx_http_woportal_list_renew(ngx_http_woportal_list_t *l)
 
     l->renewed = now;
 
-    return ngx_http_woportal_store_touch(l->mc, l->lock,
-                                         NGX_HTTP_WOPORTAL_LOCK_TIME,
-                                         l->pool->log);
+    ngx_http_woportal_list_stamp(l);
+
+    return ngx_http_woportal_store_put(l->mc, l->lock, &l->stamp, 0, 0,
+                                       NGX_HTTP_WOPORTAL_LOCK_TIME,
+                                       l->pool->log);
+}
+
+
+/* the time, ms since the epoch, in l->now and as text in l->stamp */
+
+static void
+ngx_http_woportal_list_stamp(ngx_http_woportal_list_t *l)
+{
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+
+    l->now = (off_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    l->stamp.data = l->stamp_buf;
+    l->stamp.len = ngx_sprintf(l->stamp_buf, "%O", l->now) - l->stamp_buf;
 }
 
 

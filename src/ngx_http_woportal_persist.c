@@ -360,7 +360,7 @@ ngx_http_woportal_db_read_through(ngx_http_woportal_mc_t *mc,
     if (leased) {
         /* NGX_BUSY or NGX_DECLINED: a write came meanwhile; not filled */
         (void) ngx_http_woportal_store_cas(mc, key, value,
-                                           NGX_HTTP_WOPORTAL_FORMAT_JSON,
+                                           NGX_HTTP_WOPORTAL_FORMAT_JSON, 0,
                                            lease, log);
     }
 

@@ -1067,12 +1067,13 @@ ngx_http_woportal_store_put(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
 
 ngx_int_t
 ngx_http_woportal_store_cas(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
-    ngx_str_t *value, uint32_t flags, uint64_t cas, ngx_log_t *log)
+    ngx_str_t *value, uint32_t flags, time_t exptime, uint64_t cas,
+    ngx_log_t *log)
 {
     memcached_return_t  rc;
 
     rc = memcached_cas(mc, (char *) key->data, key->len,
-                       (char *) value->data, value->len, (time_t) 0,
+                       (char *) value->data, value->len, exptime,
                        flags, cas);
 
     switch (rc) {
@@ -1096,27 +1097,6 @@ ngx_http_woportal_store_cas(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
 }
 
 
-/* Runs in a pool thread: a new expiry time of an item: NGX_OK, NGX_ERROR */
-
-ngx_int_t
-ngx_http_woportal_store_touch(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
-    time_t exptime, ngx_log_t *log)
-{
-    memcached_return_t  rc;
-
-    rc = memcached_touch(mc, (char *) key->data, key->len, exptime);
-
-    if (rc != MEMCACHED_SUCCESS) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "woportal: memcached touch of \"%V\" failed: %s",
-                      key, memcached_strerror(mc, rc));
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 /* the same, of an index shard */
 
 ngx_int_t
@@ -1126,7 +1106,8 @@ ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
     ngx_int_t  rc;
 
     rc = ngx_http_woportal_store_cas(mc, key, value,
-                                     NGX_HTTP_WOPORTAL_FORMAT_INDEX, cas, log);
+                                     NGX_HTTP_WOPORTAL_FORMAT_INDEX, 0, cas,
+                                     log);
 
     if (rc == NGX_OK) {
         ngx_http_woportal_metrics_compacted();
