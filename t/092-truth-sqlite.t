@@ -16,9 +16,9 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: an acknowledged DELETE stays deleted: 60 entries, each GET in a loop by one client while another DELETEs it; after the DELETE's 200, GET is 404 (5 times over 0.25 s), PATCH is 404 (not 409), no list shows it
+=== TEST 1: an acknowledged DELETE stays deleted: 60 entries, each GET in a loop by two clients while another DELETEs it; after the DELETE's 200, GET is 404 (5 times over 0.25 s), PATCH is 404 (not 409), no list shows it
 --- init
-main::probe_delete_comes_back(60, 10);
+main::probe_delete_comes_back(60, 10, 2);
 --- request
 GET /api/v1/workorder-portal?per_page=1
 --- timeout: 30

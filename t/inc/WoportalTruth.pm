@@ -30,6 +30,7 @@ use WoportalFaults;
 
 our ($Backend, $Slot, $McPort, $Mc, $McPort2, $Mc2, $PgPort, $PgDir);
 our ($Prefix, $Prefix2, $N, $Persist, @Problems, %Count);
+our $PgCommitMs;
 our $Base = '/api/v1/workorder-portal';
 our $Base2 = '/api/v2/other';
 our $TJ = JSON::PP->new->utf8->canonical;
@@ -101,6 +102,7 @@ Test::Nginx::Socket::add_block_preprocessor(sub {
                              "DROP DATABASE IF EXISTS b$n");
         WoportalFaults::psql($PgPort, 'postgres', '-c',
                              "CREATE DATABASE b$n");
+        pg_slow_commits("b$n", $PgCommitMs);
     }
     $block->set_value(config => truth_config($n, scalar $block->directives))
         unless defined $block->config;
@@ -111,6 +113,41 @@ Test::Nginx::Socket::add_block_preprocessor(sub {
 
 
 # helpers -------------------------------------------------------------------
+
+# The private cluster runs with fsync=off: its commits take no time, where
+# those of a real disk take a few milliseconds (an fsync of the WAL).  So
+# that the races behave as they would in production, each transaction
+# writing to woportal_entries sleeps $ms ms once at its commit (a deferred
+# constraint trigger, once a transaction).  The schema is the module's own
+# (sql/postgresql, idempotent), applied here first so that the trigger has
+# its table.
+$PgCommitMs = 4;
+
+sub pg_slow_commits {
+    my ($db, $ms) = @_;
+    my $schema = join '', WoportalFaults::read_lines('sql/postgresql/001_init.sql');
+    my $secs = $ms / 1000;
+    WoportalFaults::psql($PgPort, $db, '-v', 'ON_ERROR_STOP=1', '-c', $schema);
+    my $out = WoportalFaults::psql($PgPort, $db, '-v', 'ON_ERROR_STOP=1', '-c', <<"_SQL_");
+CREATE FUNCTION woportal_test_fsync() RETURNS trigger AS \$\$
+BEGIN
+    IF current_setting('woportal_test.synced', true) IS DISTINCT FROM
+       txid_current()::text
+    THEN
+        PERFORM pg_sleep($secs);
+        PERFORM set_config('woportal_test.synced', txid_current()::text, true);
+    END IF;
+    RETURN NULL;
+END \$\$ LANGUAGE plpgsql;
+CREATE CONSTRAINT TRIGGER woportal_test_fsync
+    AFTER INSERT OR UPDATE OR DELETE ON woportal_entries
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION woportal_test_fsync();
+SELECT 'slow-commits-ok';
+_SQL_
+    push @Problems, "the commit delay of $db was not set up: $out"
+        unless $out =~ /slow-commits-ok/;
+}
 
 sub api {
     my ($method, $path, $body, %o) = @_;
@@ -206,13 +243,15 @@ sub short { my $s = shift // ''; $s =~ s/\s+/ /g; substr($s, 0, 160) }
 
 # 1: an acknowledged DELETE comes back -------------------------------------
 #
-# $n entries, $k at a time: for each, one client GETs it in a loop while
-# another DELETEs it; once the DELETE answered 200: GET answers 404 (five
+# $n entries, $k at a time: for each, $readers clients (1) GET it in a
+# loop while another DELETEs it; once the DELETE answered 200: GET answers 404 (five
 # times over 0.25 s), PATCH answers 404 (not 409); at the end no list
 # shows a deleted entry.
 
 sub probe_delete_comes_back {
-    my ($n, $k) = @_;
+    my ($n, $k, $readers) = @_;
+    $readers //= 1;
+    my $per = $readers + 1;
     my @ids = create_entries($n);
     my $flags = File::Temp::tempdir('t09x-flags-XXXXXX', TMPDIR => 1,
                                     CLEANUP => 1);
@@ -220,10 +259,10 @@ sub probe_delete_comes_back {
     my $deleted = 0;
     for (my $from = 0; $from < @ids; $from += $k) {
         my @batch = grep { defined } @ids[$from .. $from + $k - 1];
-        my @lines = run_clients(2 * @batch, 30, sub {
+        my @lines = run_clients($per * @batch, 30, sub {
             my ($i, $out) = @_;
-            my $id = $batch[int($i / 2)];
-            if ($i % 2 == 0) {
+            my $id = $batch[int($i / $per)];
+            if ($i % $per != $readers) {
                 # the reader: until the deleter is done (at most 5 s)
                 my $end = Time::HiRes::time() + 5;
                 while (!-e "$flags/$id" && Time::HiRes::time() < $end) {
