@@ -28,9 +28,9 @@ sub { @main::Problems }
 
 
 
-=== TEST 2: an acknowledged update is never served older after a flush: 25 rounds of two writers PATCHing one entry and three readers GETting it, one flush_all meanwhile; a GET started after version v was acknowledged serves v or above, no PATCH is 409, a last PATCH succeeds and is served
+=== TEST 2: an acknowledged update is never served older after a flush: 30 rounds of two writers PATCHing one entry and three readers GETting it, one flush_all meanwhile; a GET started after version v was acknowledged serves v or above, no PATCH is 409, a last PATCH succeeds and is served
 --- init
-main::probe_older_after_flush(25, 0.5);
+main::probe_older_after_flush(30, 0.5);
 --- request
 GET /api/v1/workorder-portal?per_page=1
 --- timeout: 30
