@@ -513,7 +513,11 @@ sub probe_evicted_shard {
 #
 # $n entries, a list; then memcached loses everything (flush_all) and the
 # rebuild lock is taken as a list that died in its rebuild would leave it
-# (add <prefix>idx:lock, exptime 60).  Lists must not answer 200 with a
+# (add <prefix>idx:lock, exptime 60: the module's lock expires in 2 s, but
+# holds the time it was last renewed, and a lock not renewed for 2 s is
+# taken over whatever its expiry; "1" is long ago, as a dead holder's
+# last renewal is, and is the lock of the module before issue 13, which
+# a rolling upgrade may leave).  Lists must not answer 200 with a
 # wrong total; they answer the whole total (a rebuild within the
 # timeouts) or 503, within $max seconds; and within $within seconds of the
 # flush a list answers 200 with the whole total.
