@@ -488,6 +488,8 @@ struct ngx_http_woportal_call_s {
                                                  rebuild */
     ngx_thread_pool_t             *task_pool; /* commit.c */
     uint64_t                       lease;     /* commit.c: a change's */
+    unsigned                       cached:1;  /* commit.c: a deletion's
+                                                 entry was in memcached */
 
     /*
      * in (cas) and out (get): the CAS of the item.

@@ -220,6 +220,7 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
     }
 
     call->lease = 0;
+    call->cached = 0;
 
     mc = ngx_http_woportal_store_conn(call->store);
 
@@ -230,6 +231,14 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
     }
 
     if (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE) {
+        /*
+         * whether memcached holds the entry: async mode answers changes
+         * before SQL has them, and SQL without it must not make its
+         * deletion 404
+         */
+        call->cached = (ngx_http_woportal_commit_lease(mc, call, log)
+                        == (uint64_t) -1);
+
         rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
                               (time_t) 0);
 
@@ -249,6 +258,11 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
 
         if (rc == MEMCACHED_SUCCESS) {
             call->lease = ngx_http_woportal_commit_lease(mc, call, log);
+
+            if (call->lease == (uint64_t) -1) {
+                /* set over meanwhile */
+                call->lease = 0;
+            }
         }
     }
 
@@ -259,7 +273,10 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
 }
 
 
-/* the CAS of the lease just set, or 0 when it is not there any more */
+/*
+ * The CAS of the lease just set, or 0 when it is not there any more;
+ * (uint64_t) -1 when the item is an entry
+ */
 
 static uint64_t
 ngx_http_woportal_commit_lease(memcached_st *mc,
@@ -277,6 +294,11 @@ ngx_http_woportal_commit_lease(memcached_st *mc,
     }
 
     free(value.data);
+
+    if (flags == NGX_HTTP_WOPORTAL_FORMAT_JSON) {
+        /* an entry */
+        return (uint64_t) -1;
+    }
 
     return (flags == NGX_HTTP_WOPORTAL_FORMAT_LEASE) ? cas : 0;
 }
@@ -461,6 +483,11 @@ ngx_http_woportal_commit_result(ngx_http_woportal_call_t *call,
         break;
 
     default: /* NGX_DECLINED */
+        if (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE && call->cached) {
+            /* memcached had it (async mode): deleted, its tombstone in */
+            break;
+        }
+
         call->rc = MEMCACHED_NOTFOUND;
         call->rc_text = "the database has no such entry";
         break;

@@ -134,13 +134,27 @@ static const char  *ngx_http_woportal_pg_sql[] = {
     " WHERE EXISTS (SELECT 1 FROM up) ON CONFLICT DO NOTHING)"
     " SELECT count(*) FROM up",
 
+    /*
+     * 2 when deleted, 1 when a newer version is there, 0 when there is no
+     * entry (its tombstone goes in all the same: see sqlite_delete())
+     */
     "WITH d AS (UPDATE woportal_entries SET version = 9223372036854775807,"
     " workorder = '', client = '', status = '', access_level = '',"
     " expiry_date = NULL, doc = '' WHERE prefix = $1 AND id = $2"
     " AND doc <> '' AND version <= $3 RETURNING 1),"
+    " live AS (SELECT 1 FROM woportal_entries WHERE prefix = $1 AND id = $2"
+    " AND doc <> ''),"
+    " t AS (INSERT INTO woportal_entries (prefix, id, version, workorder,"
+    " client, status, access_level, expiry_date, created_at, updated_at,"
+    " doc) SELECT $1, $2, 9223372036854775807, '', '', '', '', NULL, 0, 0,"
+    " '' WHERE NOT EXISTS (SELECT 1 FROM live)"
+    " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
+    " workorder = '', client = '', status = '', access_level = '',"
+    " expiry_date = NULL, doc = ''),"
     " ns AS (DELETE FROM woportal_entry_namespaces"
-    " WHERE prefix = $1 AND id = $2 AND EXISTS (SELECT 1 FROM d))"
-    " SELECT count(*) FROM d"
+    " WHERE prefix = $1 AND id = $2"
+    " AND (EXISTS (SELECT 1 FROM d) OR NOT EXISTS (SELECT 1 FROM live)))"
+    " SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM live)"
 };
 
 
@@ -336,10 +350,12 @@ ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
     int          lengths[3];
     u_char       expected[NGX_INT64_LEN + 1];
     PGresult    *res;
-    ngx_int_t    found;
+    ngx_int_t    found, checked;
     const char  *values[3];
 
     ngx_http_woportal_pgsql_key(values, lengths, &p->prefix, p->id);
+
+    checked = 0;
 
     if (p->expected) {
         /* only the version the request saw: see sqlite.c */
@@ -360,8 +376,25 @@ ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
         PQclear(res);
 
         if (!found) {
-            return NGX_BUSY;
+            /* a newer version, or no entry: see sqlite_delete() */
+
+            res = ngx_http_woportal_pgsql_run(db, slot,
+                                              NGX_HTTP_WOPORTAL_PG_LOAD, 2,
+                                              values, lengths, log);
+            if (res == NULL) {
+                return NGX_ERROR;
+            }
+
+            found = (PQntuples(res) != 0);
+
+            PQclear(res);
+
+            if (found) {
+                return NGX_BUSY;
+            }
         }
+
+        checked = found;
     }
 
     res = ngx_http_woportal_pgsql_run(db, slot, NGX_HTTP_WOPORTAL_PG_DELETE,
@@ -370,7 +403,7 @@ ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
         return NGX_ERROR;
     }
 
-    found = p->expected || (PQcmdTuples(res)[0] != '0');
+    found = checked || (PQcmdTuples(res)[0] != '0');
 
     PQclear(res);
 
@@ -570,9 +603,16 @@ sync:
         for (i = 0; i < n && rc == NGX_OK; i++) {
             p = ps[i];
 
-            if (p->entry || p->expected) {
+            if (p->entry) {
                 rc = ngx_http_woportal_pgsql_next(db, pg, &found, log);
                 rcs[i] = found ? NGX_OK : NGX_BUSY;
+                continue;
+            }
+
+            if (p->expected) {
+                rc = ngx_http_woportal_pgsql_next(db, pg, &found, log);
+                rcs[i] = (found == 2) ? NGX_OK
+                                      : (found == 1) ? NGX_BUSY : NGX_DECLINED;
                 continue;
             }
 
@@ -644,7 +684,7 @@ ngx_http_woportal_pgsql_send(PGconn *pg, ngx_uint_t stmt, int n,
 
 /*
  * The next statement's result in the pipeline, and the end of its
- * results; *found: a count it selected, or the rows it changed, is not 0
+ * results; *found: the count it selected, or whether it changed rows
  */
 
 static ngx_int_t
@@ -669,7 +709,12 @@ ngx_http_woportal_pgsql_next(ngx_http_woportal_db_t *db, PGconn *pg,
         v = (PQntuples(res) == 1) ? PQgetvalue(res, 0, 0) : "0";
 
         if (found) {
-            *found = (v[0] != '0');
+            /* the count a statement selected */
+            *found = ngx_atoi((u_char *) v, ngx_strlen(v));
+
+            if (*found == (ngx_uint_t) NGX_ERROR) {
+                *found = 0;
+            }
         }
 
     } else if (status == PGRES_COMMAND_OK) {

@@ -301,15 +301,17 @@ ngx_http_woportal_sqlite_put(ngx_http_woportal_db_t *db, void **slot,
 
 /*
  * Deletes an entry in the transaction begun, leaving its tombstone:
- * NGX_OK, or NGX_DECLINED when there was none.  With p->expected, only
- * the entry at that version or an older one: NGX_BUSY when there is none
- * (a newer version, or no entry: the caller reads it again).
+ * NGX_OK, or NGX_DECLINED when there was none (its tombstone is written
+ * all the same: a queued create, async.c, can never bring it back).
+ * With p->expected, only the entry at that version or an older one:
+ * NGX_BUSY when a newer version is there (the caller reads it again).
  */
 
 static ngx_int_t
 ngx_http_woportal_sqlite_delete(ngx_http_woportal_db_t *db, void **slot,
     ngx_http_woportal_persist_t *p, ngx_log_t *log)
 {
+    int                          rc;
     ngx_int_t                    found;
     ngx_uint_t                   sql;
     sqlite3_stmt                *stmt;
@@ -332,8 +334,26 @@ ngx_http_woportal_sqlite_delete(ngx_http_woportal_db_t *db, void **slot,
             return NGX_ERROR;
         }
 
-        if (sqlite3_changes(c->db) == 0) {
-            return NGX_BUSY;
+        found = sqlite3_changes(c->db);
+
+        if (!found) {
+            /* a newer version, or no entry: the tombstone goes in below */
+
+            stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_LOAD];
+
+            ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
+
+            rc = sqlite3_step(stmt);
+            (void) sqlite3_reset(stmt);
+
+            if (rc == SQLITE_ROW) {
+                return NGX_BUSY;
+            }
+
+            if (rc != SQLITE_DONE) {
+                ngx_http_woportal_sqlite_failed(db, c, stmt, rc, log);
+                return NGX_ERROR;
+            }
         }
     }
 
@@ -349,8 +369,8 @@ ngx_http_woportal_sqlite_delete(ngx_http_woportal_db_t *db, void **slot,
             return NGX_ERROR;
         }
 
-        if (sql == NGX_HTTP_WOPORTAL_SQL_DELETE) {
-            found = p->expected ? 1 : sqlite3_changes(c->db);
+        if (sql == NGX_HTTP_WOPORTAL_SQL_DELETE && !p->expected) {
+            found = sqlite3_changes(c->db);
         }
     }
 

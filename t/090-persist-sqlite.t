@@ -315,3 +315,22 @@ Content-Type: application/json
 "PATCH /api/v1/workorder-portal/{{a}}\n{\"disabled\":true}"
 --- error_code: 503
 --- api_error: store_unavailable
+
+
+
+=== TEST 16: async: an entry deleted at once, before its queued create reached the database, is deleted (200, never 404), and stays deleted once the queue has drained (the tombstone outranks the create)
+--- directives
+        woportal_persist_mode async;
+--- init
+for my $i (1 .. 30) {
+    main::mk("x$i");
+    main::write_api("x$i", DELETE => "/api/v1/workorder-portal/{{x$i}}",
+                    undef, 200);
+}
+main::wait_rows(0, 3);
+main::flush_memcached();
+--- request
+GET /api/v1/workorder-portal
+--- error_code: 200
+--- data_ok eval
+sub { (main::problems_first(), main::list_is('', 0)->(@_)) }
