@@ -25,12 +25,9 @@
 
 
 enum {
-    NGX_HTTP_WOPORTAL_PG_INSERT = 0,
-    NGX_HTTP_WOPORTAL_PG_UPSERT,
-    NGX_HTTP_WOPORTAL_PG_DELETE,
+    NGX_HTTP_WOPORTAL_PG_DELETE = 0,
     NGX_HTTP_WOPORTAL_PG_TOMBSTONE,
     NGX_HTTP_WOPORTAL_PG_NS_DELETE,
-    NGX_HTTP_WOPORTAL_PG_NS_INSERT,
     NGX_HTTP_WOPORTAL_PG_LOAD,
     NGX_HTTP_WOPORTAL_PG_SCAN,
     NGX_HTTP_WOPORTAL_PG_DELETE_IF,
@@ -42,29 +39,12 @@ enum {
 
 
 static const char  *ngx_http_woportal_pg_names[] = {
-    "wp_insert", "wp_upsert", "wp_delete", "wp_tombstone", "wp_ns_delete",
-    "wp_ns_insert", "wp_load", "wp_scan", "wp_delete_if", "wp_put_new",
-    "wp_put_change", "wp_delete_checked"
+    "wp_delete", "wp_tombstone", "wp_ns_delete", "wp_load", "wp_scan",
+    "wp_delete_if", "wp_put_new", "wp_put_change", "wp_delete_checked"
 };
 
 
 static const char  *ngx_http_woportal_pg_sql[] = {
-
-    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
-    " status, access_level, expiry_date, created_at, updated_at, doc)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    " ON CONFLICT (prefix, id) DO NOTHING",
-
-    /* a change never goes back to an older version */
-    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
-    " status, access_level, expiry_date, created_at, updated_at, doc)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
-    " workorder = excluded.workorder, client = excluded.client,"
-    " status = excluded.status, access_level = excluded.access_level,"
-    " expiry_date = excluded.expiry_date, created_at = excluded.created_at,"
-    " updated_at = excluded.updated_at, doc = excluded.doc"
-    " WHERE woportal_entries.version < excluded.version",
 
     /* a deletion keeps a tombstone: see sqlite.c */
     "UPDATE woportal_entries SET version = 9223372036854775807,"
@@ -85,9 +65,6 @@ static const char  *ngx_http_woportal_pg_sql[] = {
     " expiry_date = NULL, doc = ''",
 
     "DELETE FROM woportal_entry_namespaces WHERE prefix = $1 AND id = $2",
-
-    "INSERT INTO woportal_entry_namespaces (prefix, namespace, id)"
-    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
 
     "SELECT doc FROM woportal_entries WHERE prefix = $1 AND id = $2"
     " AND doc <> ''",
@@ -252,94 +229,39 @@ static ngx_int_t
 ngx_http_woportal_pgsql_put(ngx_http_woportal_db_t *db, void **slot,
     ngx_http_woportal_persist_t *p, ngx_log_t *log)
 {
-    int                         lengths[11];
-    u_char                      numbers[4][NGX_INT64_LEN + 1];
-    ngx_str_t                  *ns, *st, *al;
-    PGresult                   *res;
-    ngx_uint_t                  i;
-    const char                 *values[11], *affected;
-    ngx_http_woportal_entry_t  *e;
-
-    e = p->entry;
-    st = &ngx_http_woportal_statuses[e->status];
-    al = &ngx_http_woportal_access_levels[e->access_level];
-
-    *ngx_sprintf(numbers[0], "%uL", e->version) = '\0';
-    *ngx_sprintf(numbers[1], "%L", e->expiry_date) = '\0';
-    *ngx_sprintf(numbers[2], "%L", e->created_at) = '\0';
-    *ngx_sprintf(numbers[3], "%L", e->updated_at) = '\0';
+    int          lengths[12];
+    char        *nsbuf;
+    u_char       numbers[4][NGX_INT64_LEN + 1];
+    PGresult    *res;
+    ngx_int_t    rc;
+    const char  *values[12];
 
     ngx_http_woportal_pgsql_key(values, lengths, &p->prefix, p->id);
-    values[2] = (char *) numbers[0];
-    lengths[2] = 0;
-    values[3] = (char *) e->workorder.data;
-    lengths[3] = e->workorder.len;
-    values[4] = (char *) e->client.data;
-    lengths[4] = e->client.len;
-    values[5] = (char *) st->data;
-    lengths[5] = st->len;
-    values[6] = (char *) al->data;
-    lengths[6] = al->len;
-    values[7] = e->has_expiry ? (char *) numbers[1] : NULL;
-    lengths[7] = 0;
-    values[8] = (char *) numbers[2];
-    lengths[8] = 0;
-    values[9] = (char *) numbers[3];
-    lengths[9] = 0;
-    values[10] = (char *) p->doc.data;
-    lengths[10] = p->doc.len;
+
+    nsbuf = ngx_http_woportal_pgsql_params(p, values, lengths, numbers, NULL);
+    if (nsbuf == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the row and its namespaces, in one statement: see pgsql_commit() */
 
     res = ngx_http_woportal_pgsql_run(db, slot,
-                                      p->create ? NGX_HTTP_WOPORTAL_PG_INSERT
-                                                : NGX_HTTP_WOPORTAL_PG_UPSERT,
-                                      11, values, lengths, log);
+                                      p->create
+                                      ? NGX_HTTP_WOPORTAL_PG_PUT_NEW
+                                      : NGX_HTTP_WOPORTAL_PG_PUT_CHANGE,
+                                      12, values, lengths, log);
+    free(nsbuf);
+
     if (res == NULL) {
         return NGX_ERROR;
     }
 
-    affected = PQcmdTuples(res);
-
-    if (affected[0] == '0') {
-        PQclear(res);
-        return NGX_BUSY;
-    }
+    rc = (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] != '0')
+         ? NGX_OK : NGX_BUSY;
 
     PQclear(res);
 
-    /* the namespaces, for filters; a new entry has none yet */
-
-    if (!p->create) {
-        res = ngx_http_woportal_pgsql_run(db, slot,
-                                          NGX_HTTP_WOPORTAL_PG_NS_DELETE, 2,
-                                          values, lengths, log);
-        if (res == NULL) {
-            return NGX_ERROR;
-        }
-
-        PQclear(res);
-    }
-
-    /* prefix, namespace, id */
-
-    ns = e->namespaces.elts;
-    values[2] = values[1];
-    lengths[2] = lengths[1];
-
-    for (i = 0; i < e->namespaces.nelts; i++) {
-        values[1] = (char *) ns[i].data;
-        lengths[1] = ns[i].len;
-
-        res = ngx_http_woportal_pgsql_run(db, slot,
-                                          NGX_HTTP_WOPORTAL_PG_NS_INSERT, 3,
-                                          values, lengths, log);
-        if (res == NULL) {
-            return NGX_ERROR;
-        }
-
-        PQclear(res);
-    }
-
-    return NGX_OK;
+    return rc;
 }
 
 
@@ -1094,7 +1016,7 @@ ngx_http_woportal_pgsql_run(ngx_http_woportal_db_t *db, void **slot,
     ngx_uint_t stmt, int n, const char **values, const int *lengths,
     ngx_log_t *log)
 {
-    int                         i, formats[11];
+    int                         i, formats[12];
     PGresult                   *res;
     ExecStatusType              status;
     ngx_http_woportal_pgsql_t  *c;
