@@ -237,6 +237,9 @@ ngx_http_woportal_modify_written(ngx_http_woportal_call_t *call)
 
     case NGX_BUSY:
         if (++ctx->attempts < NGX_HTTP_WOPORTAL_CAS_ATTEMPTS) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "woportal retry: \"%V\" changed meanwhile, "
+                           "attempt %ui", &call->key, ctx->attempts + 1);
             rc = ngx_http_woportal_modify_read(r, ctx);
             break;
         }

@@ -1735,6 +1735,11 @@ ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call)
     r->main->blocked--;
     ngx_http_woportal_metrics_done(call);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "woportal store done: %s \"%V\": %s",
+                   ngx_http_woportal_op_names[call->op], &call->key,
+                   call->rc_text ? call->rc_text : "SUCCESS");
+
     if (call->busy.timer_set) {
         ngx_del_timer(&call->busy);
     }
