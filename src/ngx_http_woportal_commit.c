@@ -84,8 +84,9 @@ struct ngx_http_woportal_commit_s {
 static ngx_http_woportal_commit_t *ngx_http_woportal_commit_get(
     ngx_http_woportal_db_t *db, ngx_thread_pool_t *tp);
 static void ngx_http_woportal_commit_before(void *data, ngx_log_t *log);
-static uint64_t ngx_http_woportal_commit_lease(memcached_st *mc,
-    ngx_http_woportal_call_t *call, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_commit_peek(memcached_st *mc,
+    ngx_http_woportal_call_t *call, uint32_t *flags, uint64_t *cas,
+    ngx_log_t *log);
 static void ngx_http_woportal_commit_ready(ngx_event_t *ev);
 static void ngx_http_woportal_commit_queue(ngx_http_woportal_commit_t *c,
     ngx_http_woportal_call_t *call);
@@ -203,8 +204,9 @@ ngx_http_woportal_commit_get(ngx_http_woportal_db_t *db,
 
 
 /*
- * In a pool thread, before the transaction: the item of the entry is
- * deleted.  call->rc tells whether memcached could be reached.
+ * In a pool thread, before the transaction: a change sets its lease over
+ * the entry's item, a deletion deletes it.  call->rc tells whether
+ * memcached could be reached.
  */
 
 static void
@@ -212,6 +214,8 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
 {
     ngx_http_woportal_call_t *call = data;
 
+    uint32_t             flags;
+    uint64_t             cas;
     memcached_st        *mc;
     memcached_return_t   rc;
 
@@ -236,8 +240,10 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
          * before SQL has them, and SQL without it must not make its
          * deletion 404
          */
-        call->cached = (ngx_http_woportal_commit_lease(mc, call, log)
-                        == (uint64_t) -1);
+        call->cached = (ngx_http_woportal_commit_peek(mc, call, &flags, &cas,
+                                                      log)
+                        == NGX_OK
+                        && flags == NGX_HTTP_WOPORTAL_FORMAT_JSON);
 
         rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
                               (time_t) 0);
@@ -256,13 +262,13 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
                            0, NGX_HTTP_WOPORTAL_LEASE_TIME,
                            NGX_HTTP_WOPORTAL_FORMAT_LEASE);
 
-        if (rc == MEMCACHED_SUCCESS) {
-            call->lease = ngx_http_woportal_commit_lease(mc, call, log);
-
-            if (call->lease == (uint64_t) -1) {
-                /* set over meanwhile */
-                call->lease = 0;
-            }
+        if (rc == MEMCACHED_SUCCESS
+            && ngx_http_woportal_commit_peek(mc, call, &flags, &cas, log)
+               == NGX_OK
+            && flags == NGX_HTTP_WOPORTAL_FORMAT_LEASE)
+        {
+            /* not set over meanwhile: the lease's CAS */
+            call->lease = cas;
         }
     }
 
@@ -273,34 +279,25 @@ ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
 }
 
 
-/*
- * The CAS of the lease just set, or 0 when it is not there any more;
- * (uint64_t) -1 when the item is an entry
- */
+/* the flags and CAS of the entry's item: NGX_OK, or none to be had */
 
-static uint64_t
-ngx_http_woportal_commit_lease(memcached_st *mc,
-    ngx_http_woportal_call_t *call, ngx_log_t *log)
+static ngx_int_t
+ngx_http_woportal_commit_peek(memcached_st *mc,
+    ngx_http_woportal_call_t *call, uint32_t *flags, uint64_t *cas,
+    ngx_log_t *log)
 {
-    uint32_t   flags;
-    uint64_t   cas;
     ngx_str_t  value;
 
-    if (ngx_http_woportal_store_fetch(mc, &call->key, &value, &flags, &cas,
+    if (ngx_http_woportal_store_fetch(mc, &call->key, &value, flags, cas,
                                       log)
         != NGX_OK)
     {
-        return 0;
+        return NGX_DECLINED;
     }
 
     free(value.data);
 
-    if (flags == NGX_HTTP_WOPORTAL_FORMAT_JSON) {
-        /* an entry */
-        return (uint64_t) -1;
-    }
-
-    return (flags == NGX_HTTP_WOPORTAL_FORMAT_LEASE) ? cas : 0;
+    return NGX_OK;
 }
 
 
