@@ -137,11 +137,16 @@ test-valgrind: deps-test nginx
 #                  (sync) beside memcached alone, at 64 and 1,024
 #                  connections
 #   make bench-writes   the writes alone
+#   make bench-lists    the figures of the lists alone (issue 18), to
+#                  iterate on them: lists at 64 connections and at 1,
+#                  GET /{id} during lists, the mixed run of lists and
+#                  writes (a minute; BENCH_MIXED_DURATION=600 for the
+#                  issue's); build/bench/BENCHMARKS-lists.md
 
 BENCH_BUILD = build/bench
 BENCH_NGINX = $(BENCH_BUILD)/nginx-$(NGINX_VERSION)/objs/nginx
 
-.PHONY: bench bench-nginx bench-writes
+.PHONY: bench bench-nginx bench-writes bench-lists
 
 bench: bench-nginx
 	@bench/bench.sh $(BENCH_NGINX)
@@ -149,6 +154,9 @@ bench: bench-nginx
 
 bench-writes: bench-nginx
 	@bench/writes.sh $(BENCH_NGINX)
+
+bench-lists: bench-nginx
+	@BENCH_LISTS=1 bench/bench.sh $(BENCH_NGINX)
 
 bench-nginx: deps-run deps-test
 	@util/build-nginx.sh $(BENCH_BUILD) --with-cc-opt=-O2 >/dev/null

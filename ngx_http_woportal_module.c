@@ -9,6 +9,20 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_async.h"
+#include "ngx_http_woportal_auth.h"
+#include "ngx_http_woportal_check.h"
+#include "ngx_http_woportal_db.h"
+#include "ngx_http_woportal_handler.h"
+#include "ngx_http_woportal_id.h"
+#include "ngx_http_woportal_index.h"
+#include "ngx_http_woportal_index_cache.h"
+#include "ngx_http_woportal_libmc.h"
+#include "ngx_http_woportal_mc.h"
+#include "ngx_http_woportal_metrics.h"
+#include "ngx_http_woportal_response.h"
+#include "ngx_http_woportal_threads.h"
+#include "ngx_http_woportal_variables.h"
 #include "ngx_http_woportal_version.h"
 
 
@@ -405,6 +419,12 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->store->client == NULL
+        && ngx_http_woportal_mc_init(cf, conf->store) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->persist.len) {
         conf->db = ngx_http_woportal_add_store(cf, &wmcf->dbs,
                                                &conf->persist,
@@ -417,6 +437,7 @@ ngx_http_woportal_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (ngx_http_woportal_index_keys(cf, conf) != NGX_OK
+        || ngx_http_woportal_cache_keys(cf, conf) != NGX_OK
         || ngx_http_woportal_check_location(cf, conf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -949,8 +970,8 @@ ngx_http_woportal_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_woportal_slots_init(cycle, wmcf->stores.nelts
-                                               + wmcf->dbs.nelts);
+    return ngx_http_woportal_slots_init(cycle, wmcf->stores.nelts,
+                                        wmcf->dbs.nelts);
 }
 
 
@@ -962,6 +983,25 @@ ngx_http_woportal_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_woportal_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                      i;
+    ngx_http_woportal_store_t     **stores;
+    ngx_http_woportal_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_woportal_module);
+
+    if (wmcf) {
+        /* the keepalive connections to memcached: none is left open */
+
+        stores = wmcf->stores.elts;
+
+        for (i = 0; i < wmcf->stores.nelts; i++) {
+            ngx_http_woportal_mc_exit(stores[i]->client);
+        }
+    }
+
+    ngx_http_woportal_cache_exit();
     ngx_http_woportal_async_exit(cycle);
-    ngx_http_woportal_slots_exit(ngx_http_woportal_db_free);
+    ngx_http_woportal_slots_exit(ngx_http_woportal_libmc_free,
+                                 ngx_http_woportal_db_free);
 }

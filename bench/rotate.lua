@@ -9,15 +9,22 @@
 --   put           PUT /{id}, two bodies in turn (a partial update)
 --   status        PATCH /{id}/status, in_progress and pending in turn
 --                 (never completed or cancelled, which are final)
+--   write         PUT /{id} and PATCH /{id}/status in turn (the two
+--                 bodies of each in turn): the writes of the mixed run,
+--                 changes that keep the number of entries
 --   delete        DELETE /{id}, each id once
 --   status-once   PATCH /{id}/status to in_progress, each id once
+--   history       PATCH /{id}/status <limit> times each id, in_progress
+--                 and pending in turn; a thread stops once all its
+--                 changes are answered: each id's status_history grows
+--                 by <limit> items (not a measurement: seeding)
 --   ceiling       GET /ceiling on the same server (ids file "-"): the
 --                 same Lua request path as the others, against nginx's
 --                 own return 200
 --
 -- limit: stop after about that many requests over all threads (0 or
--- none: until wrk's -d runs out).  A thread with nothing left to send
--- stops (its other connections may send a GET /bench-noop first: 204, not
+-- none: until wrk's -d runs out); for history, the changes of each id.
+-- A thread with nothing left to send stops (its other connections may send a GET /bench-noop first: 204, not
 -- logged); the run ends when every thread has, or -d runs out.
 
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
@@ -44,6 +51,21 @@ local rounds             -- rounds[k]: the requests of the k-th pass
 local count, once, quota, n
 local sent = 0
 local noop, verified
+local wait, answers = false, 0
+
+-- the history op: count the answers, stop when the last one is in
+function answered(status, headers, body)
+    if status == 204 then
+        return
+    end
+    answers = answers + 1
+    if status ~= 200 then
+        io.stderr:write("rotate.lua: ", status, " ", body or "", "\n")
+    end
+    if answers >= quota then
+        common.finish(id, n)
+    end
+end
 
 function init(args)
     local op = args[1]
@@ -75,8 +97,17 @@ function init(args)
     elseif op == "status" then
         rounds = { build("PATCH", "/status", STATUS_BODIES[1]),
                    build("PATCH", "/status", STATUS_BODIES[2]) }
+    elseif op == "write" then
+        rounds = { build("PUT", "", PUT_BODIES[1]),
+                   build("PATCH", "/status", STATUS_BODIES[1]),
+                   build("PUT", "", PUT_BODIES[2]),
+                   build("PATCH", "/status", STATUS_BODIES[2]) }
     elseif op == "delete" then
         rounds = { build("DELETE", "", nil) }
+        once = true
+    elseif op == "history" then
+        rounds = { build("PATCH", "/status", STATUS_BODIES[1]),
+                   build("PATCH", "/status", STATUS_BODIES[2]) }
         once = true
     elseif op == "status-once" then
         rounds = { build("PATCH", "/status", STATUS_BODIES[1]) }
@@ -92,7 +123,12 @@ function init(args)
 
     count = #rounds[1]
     quota = once and count or math.huge
-    if limit > 0 then
+    if op == "history" then
+        quota = count * limit
+        wait = quota > 0
+        -- only here: a response() slows every run down a little
+        response = answered
+    elseif limit > 0 then
         quota = math.min(quota,
                          math.floor(limit / n) + ((id <= limit % n) and 1 or 0))
     end
@@ -106,7 +142,9 @@ function request()
         return noop
     end
     if sent >= quota or count == 0 then
-        common.finish(id, n)
+        if not wait then
+            common.finish(id, n)
+        end
         return noop
     end
     local pass = math.floor(sent / count)

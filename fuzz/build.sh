@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the libFuzzer harnesses of fuzz/ into <build dir>/bin (default
 # build/fuzz/bin): fuzz_decode, fuzz_stored, fuzz_query, fuzz_route,
-# fuzz_index.
+# fuzz_index, fuzz_mc.
 #
 #   fuzz/build.sh [build dir]
 #
@@ -75,7 +75,7 @@ for word in $link; do
     esac
 done
 
-for harness in decode stored query route index; do
+for harness in decode stored query route index mc; do
     (cd "$src" && clang -c $CFLAGS -W -Wall -Werror -Wno-unused-parameter \
         $incs -I "$top/fuzz" -DFUZZ_UBSAN_SUPP="\"$top/fuzz/ubsan.supp\"" \
         -o "$build/obj/fuzz_$harness.o" "$top/fuzz/fuzz_$harness.c")
@@ -84,4 +84,4 @@ for harness in decode stored query route index; do
 done
 
 echo "built in $build/bin: fuzz_decode fuzz_stored fuzz_query fuzz_route" \
-     "fuzz_index"
+     "fuzz_index fuzz_mc"

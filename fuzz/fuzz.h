@@ -18,6 +18,16 @@
 #include <ngx_http.h>
 #include <yajl/yajl_parse.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_decode.h"
+#include "ngx_http_woportal_encode.h"
+#include "ngx_http_woportal_entry.h"
+#include "ngx_http_woportal_id.h"
+#include "ngx_http_woportal_index.h"
+#include "ngx_http_woportal_index_cache.h"
+#include "ngx_http_woportal_mc.h"
+#include "ngx_http_woportal_query.h"
+#include "ngx_http_woportal_route.h"
+#include "ngx_http_woportal_value.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,7 +10,11 @@
  *     the value, the whole value when NGX_OK, and parses again alone to
  *     the same records; every record's strings lie inside the record;
  *   - compact succeeds, and what it writes is a shard that parses whole
- *     and compacts to itself.
+ *     and compacts to itself;
+ *   - the worker's snapshot of the value (index_cache.c) holds exactly
+ *     the live records the compaction wrote, their bytes copied within
+ *     its own, in the lists' default order (snap->order), with postings
+ *     sorted, in range and naming each record under its own values.
  */
 
 
@@ -80,14 +84,93 @@ fuzz_parse(ngx_pool_t *pool, ngx_str_t *value, ngx_array_t *recs,
 }
 
 
+static void
+fuzz_check_snap(ngx_http_woportal_snap_t *snap, ngx_str_t *live,
+    ngx_uint_t nlive, ngx_uint_t corrupt)
+{
+    u_char                    *end;
+    uint32_t                   h;
+    uint64_t                  *post;
+    ngx_uint_t                 i, f, n, first, last;
+    ngx_http_woportal_irec_t  *rec, *a, *b;
+
+    n = snap->recs.nelts;
+    rec = snap->recs.elts;
+    end = snap->data + snap->live;
+
+    fuzz_check(n == nlive && snap->live == live->len,
+               "snapshot of %lu records, %zu bytes; compacted: %lu, %zu",
+               (unsigned long) n, snap->live, (unsigned long) nlive,
+               live->len);
+    fuzz_check(snap->corrupt == corrupt, "snapshot corrupt %d, parse %lu",
+               snap->corrupt, (unsigned long) corrupt);
+
+    fuzz_check_records(&snap->recs);
+
+    for (i = 0; i < n; i++) {
+        fuzz_check(rec[i].raw >= snap->data && rec[i].raw + rec[i].len <= end,
+                   "snapshot record %lu outside its bytes", (unsigned long) i);
+    }
+
+    fuzz_check(snap->live == 0
+               || ngx_memcmp(snap->data, live->data, live->len) == 0,
+               "the snapshot's bytes are not the compacted records");
+
+    for (i = 1; i < n; i++) {
+        a = snap->order[i - 1];
+        b = snap->order[i];
+
+        fuzz_check(a->created_at > b->created_at
+                   || (a->created_at == b->created_at
+                       && ngx_memcmp(a->id, b->id, sizeof(a->id)) <= 0),
+                   "snapshot order broken at %lu", (unsigned long) i);
+    }
+
+    for (f = 0; f < NGX_HTTP_WOPORTAL_POSTINGS; f++) {
+        post = snap->post[f];
+        last = (f == NGX_HTTP_WOPORTAL_POST_NS) ? snap->npost : n;
+
+        for (i = 0; i < last; i++) {
+            fuzz_check((post[i] & 0xffffffff) < n
+                       && (i == 0 || post[i - 1] <= post[i]),
+                       "posting %lu of field %lu", (unsigned long) i,
+                       (unsigned long) f);
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        h = ngx_murmur_hash2(rec[i].workorder.data, rec[i].workorder.len);
+        ngx_http_woportal_snap_find(snap, NGX_HTTP_WOPORTAL_POST_WORKORDER, h,
+                                    &first, &last);
+
+        for (f = first; f < last; f++) {
+            if ((snap->post[NGX_HTTP_WOPORTAL_POST_WORKORDER][f]
+                 & 0xffffffff) == i)
+            {
+                break;
+            }
+        }
+
+        fuzz_check(f < last, "record %lu not in its workorder's postings",
+                   (unsigned long) i);
+
+        ngx_http_woportal_snap_find(snap, NGX_HTTP_WOPORTAL_POST_STATUS,
+                                    rec[i].status, &first, &last);
+        fuzz_check(first < last, "record %lu: no posting of its status",
+                   (unsigned long) i);
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t        valid, valid2;
-    ngx_int_t     rc;
-    ngx_str_t     value, prefix, out, out2;
-    ngx_pool_t   *pool;
-    ngx_array_t   recs, recs2;
+    size_t                     valid, valid2;
+    ngx_int_t                  rc, corrupt;
+    ngx_str_t                  value, prefix, out, out2;
+    ngx_pool_t                *pool;
+    ngx_array_t                recs, recs2;
+    ngx_http_woportal_snap_t  *snap;
 
     pool = fuzz_pool();
 
@@ -95,6 +178,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_copy(pool, &value, data, size, 1);
 
     rc = fuzz_parse(pool, &value, &recs, &valid);
+    corrupt = (rc == NGX_DECLINED);
 
     if (fuzz_verbose) {
         fprintf(stderr, "index: %s, %lu records, %zu of %zu bytes valid\n",
@@ -130,6 +214,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_dump("compacted again", &out2);
         fuzz_check(0, "compaction is not a fixed point");
     }
+
+    /* the worker's snapshot: the same live records */
+
+    snap = ngx_http_woportal_snap_make(value.data, value.len, 42, 7,
+                                       pool->log);
+    fuzz_check(snap != NULL, "snap_make failed");
+
+    fuzz_check_snap(snap, &out, recs2.nelts, corrupt);
+
+    ngx_http_woportal_snap_unref(snap);
 
     ngx_destroy_pool(pool);
 

@@ -2,7 +2,7 @@
 # Runs the fuzzers that fuzz/build.sh built, one after the other, each for
 # <seconds>; fails if any finds a crash.
 #
-#   fuzz/run.sh <seconds> [decode|stored|query|route|index ...]
+#   fuzz/run.sh <seconds> [decode|stored|query|route|index|mc ...]
 #
 # <seconds> 0 only replays the seed corpora (a regression run).
 #
@@ -15,7 +15,7 @@
 # per run is appended to build/fuzz/runs.log.
 #
 # Environment: FUZZ_TARGETS (the targets when none is named; default all
-# five), FUZZ_BUILD (default build/fuzz), ASAN_OPTIONS, UBSAN_OPTIONS,
+# six), FUZZ_BUILD (default build/fuzz), ASAN_OPTIONS, UBSAN_OPTIONS,
 # FUZZ_ARGS (more libFuzzer flags, e.g. -jobs=2).
 set -eu
 
@@ -23,7 +23,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${FUZZ_BUILD:-$top/build/fuzz}" && pwd)
 seconds=${1:-60}
 shift || true
-targets=${*:-${FUZZ_TARGETS:-decode stored query route index}}
+targets=${*:-${FUZZ_TARGETS:-decode stored query route index mc}}
 
 failed=""
 
@@ -34,6 +34,7 @@ for t in $targets; do
     query)  max_len=8192;  dict=query.dict ;;  # nginx's request line limit
     route)  max_len=4096;  dict=route.dict ;;
     index)  max_len=70000; dict=index.dict ;;
+    mc)     max_len=70000; dict=mc.dict ;;     # answers, pipelined
     *) echo "$0: unknown target $t" >&2; exit 2 ;;
     esac
 

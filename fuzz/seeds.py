@@ -180,6 +180,28 @@ st('entry-invalid-utf8', json.dumps(entry, ensure_ascii=False).encode().replace(
 st('entry-nul-escapes', dict(entry, workorder="a\u0000b", company_namespace=["\u0000"]))
 st('entry-actions-seven', dict(entry, allowed_actions=["view","comment","upload_files","approve","reject","view","x"]))
 
+# --- stored entries as memcached holds them: a header, then the JSON
+# (src/ngx_http_woportal_value.c)
+def value(e, **over):
+    j = (e if isinstance(e, (str, bytes)) else json.dumps(e, separators=(',', ':'), ensure_ascii=False))
+    if isinstance(j, str): j = j.encode('utf-8')
+    d = json.loads(j)
+    ns = [n.encode('utf-8') for n in d.get('company_namespace', [])]
+    h = dict(magic=0xe5, format=1, length=len(j), id=bytes.fromhex(d['_id']), version=d['version'], nns=len(ns))
+    h.update(over)
+    return (struct.pack('<BBI12sQB', h['magic'], h['format'], h['length'], h['id'], h['version'], h['nns'])
+            + b''.join(struct.pack('<H', len(n)) + n for n in ns) + j)
+st('value-readme', value(entry))
+st('value-history', value(json.dumps(e2, separators=(',', ':'), ensure_ascii=False)))
+st('value-no-namespaces', value(dict(entry, company_namespace=[])))
+st('value-truncated', value(entry)[:-1])
+st('value-header-only', value(entry)[:27])
+st('value-length-short', value(entry, length=len(json.dumps(entry, separators=(',', ':'))) - 1))
+st('value-too-many-namespaces', value(entry, nns=33))
+st('value-namespaces-past-end', value(entry, nns=2))
+st('value-version-0', value(entry, version=0))
+st('value-json-not-object', value(entry)[:-1] + b']')
+
 # --- query strings
 for name, q in [('empty', ''), ('readme-paging', 'page=1&per_page=25'),
         ('readme-filters', 'status=in_progress&company_namespace=acme&company_namespace=beta'),
@@ -258,3 +280,25 @@ w('index', 'corrupt-trailing-bytes-in-record', (lambda r: r[:1] + struct.pack('<
 w('index', 'empty', b'')
 w('index', 'many-records', b''.join(rec('%024x' % (i % 97), version=i + 1, status=i % 4, ns=tuple(b'n%d' % j for j in range(i % 5))) for i in range(400)))
 w('index', 'long-strings', rec(A, wo=b'w' * 256, cl='é'.encode() * 64, ns=tuple(b'x' * 512 for _ in range(32))))
+
+
+# --- memcached's answers (binary protocol: src/ngx_http_woportal_mc.c)
+def answer(opcode, status=0, opaque=1, cas=0, extras=b'', key=b'', value=b''):
+    body = extras + key + value
+    return (bytes([0x81, opcode]) + struct.pack('>HBBH', len(key), len(extras), 0, status)
+            + struct.pack('>IIQ', len(body), opaque, cas) + body)
+entry = json.dumps({'_id': A, 'version': 1}, separators=(',', ':')).encode()
+w('mc', 'get-hit', answer(0x00, opaque=7, cas=42, extras=struct.pack('>I', 1), value=entry))
+w('mc', 'get-miss', answer(0x00, status=1, opaque=2, value=b'Not found'))
+w('mc', 'getk-hit', answer(0x0c, opaque=3, extras=struct.pack('>I', 5), key=b'woportal:' + A.encode(), value=entry))
+w('mc', 'set-ok-noop', answer(0x01, opaque=4, cas=99) + answer(0x0a, opaque=6))
+w('mc', 'appendq-refused-then-noop', answer(0x19, status=5, opaque=8, value=b'Not stored.') + answer(0x0a, opaque=9))
+w('mc', 'exists-too-large', answer(0x01, status=2, opaque=10) + answer(0x01, status=3, opaque=11, value=b'Too large.'))
+w('mc', 'pipeline', b''.join(answer(0x00, opaque=i, extras=struct.pack('>I', 1), value=entry[:i * 3]) for i in range(1, 20)))
+w('mc', 'partial-header', answer(0x00, opaque=1, extras=struct.pack('>I', 1), value=entry)[:13])
+w('mc', 'partial-body', answer(0x00, opaque=1, extras=struct.pack('>I', 1), value=entry)[:40])
+w('mc', 'bad-magic', b'\x80' + answer(0x00)[1:])
+w('mc', 'text-protocol', b'VALUE woportal:x 1 3\r\nabc\r\nEND\r\n')
+w('mc', 'extras-past-body', answer(0x00, extras=b'\0' * 8)[:24][:8] + struct.pack('>I', 4) + answer(0x00)[12:24] + b'\0' * 4)
+w('mc', 'huge-body', bytes([0x81, 0]) + b'\0' * 6 + struct.pack('>I', 0x7fffffff) + b'\0' * 12)
+w('mc', 'empty', b'')

@@ -32,8 +32,68 @@
 #define NGX_HTTP_WOPORTAL_FREE_MAX_DEPTH     8
 #define NGX_HTTP_WOPORTAL_NACTIONS           5
 
-/* the newest version of sql/: a database without it gets the schema */
-#define NGX_HTTP_WOPORTAL_SCHEMA_VERSION     "2"
+/*
+ * Little-endian integers, in whatever alignment: the index records
+ * (index.c) and the header of an entry's value (value.c)
+ */
+
+static ngx_inline void
+ngx_http_woportal_put16(u_char *p, uint16_t v)
+{
+    p[0] = (u_char) v;
+    p[1] = (u_char) (v >> 8);
+}
+
+
+static ngx_inline void
+ngx_http_woportal_put32(u_char *p, uint32_t v)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 4; i++) {
+        p[i] = (u_char) (v >> (8 * i));
+    }
+}
+
+
+static ngx_inline void
+ngx_http_woportal_put64(u_char *p, uint64_t v)
+{
+    ngx_http_woportal_put32(p, (uint32_t) v);
+    ngx_http_woportal_put32(p + 4, (uint32_t) (v >> 32));
+}
+
+
+static ngx_inline uint16_t
+ngx_http_woportal_get16(u_char *p)
+{
+    return (uint16_t) (p[0] | (p[1] << 8));
+}
+
+
+static ngx_inline uint32_t
+ngx_http_woportal_get32(u_char *p)
+{
+    uint32_t    v;
+    ngx_uint_t  i;
+
+    v = 0;
+
+    for (i = 0; i < 4; i++) {
+        v |= (uint32_t) p[i] << (8 * i);
+    }
+
+    return v;
+}
+
+
+static ngx_inline uint64_t
+ngx_http_woportal_get64(u_char *p)
+{
+    return ngx_http_woportal_get32(p)
+           | (uint64_t) ngx_http_woportal_get32(p + 4) << 32;
+}
+
 
 /* woportal_persist_mode */
 #define NGX_HTTP_WOPORTAL_SYNC               0
@@ -54,14 +114,16 @@
 #define NGX_HTTP_UNPROCESSABLE_ENTITY        422
 #endif
 
-/* memcached item flags: the stored format of an entry */
+/* memcached item flags: the stored format of an entry, plain JSON */
 #define NGX_HTTP_WOPORTAL_FORMAT_JSON        1
 /* an entry being deleted: counts as missing */
 #define NGX_HTTP_WOPORTAL_FORMAT_GONE        2
 /* a shard of the list index (index.c) */
 #define NGX_HTTP_WOPORTAL_FORMAT_INDEX       3
-/* a reader's lease on a missing entry, filled from SQL (persist.c) */
+/* a reader's lease on a missing entry, filled from SQL (db.c) */
 #define NGX_HTTP_WOPORTAL_FORMAT_LEASE       4
+/* an entry: a header, then its JSON (value.c); FORMAT_JSON is still read */
+#define NGX_HTTP_WOPORTAL_FORMAT_ENTRY       5
 /* how long a lease lives, seconds: a reader that dies leaves it behind */
 #define NGX_HTTP_WOPORTAL_LEASE_TIME         5
 /* how long the index's rebuild lock lives unless renewed, seconds */
@@ -200,46 +262,6 @@ typedef struct {
 } ngx_http_woportal_detail_t;
 
 
-/* the query parameters of a list (query.c) */
-typedef enum {
-    NGX_HTTP_WOPORTAL_Q_PAGE = 0,
-    NGX_HTTP_WOPORTAL_Q_PER_PAGE,
-    NGX_HTTP_WOPORTAL_Q_SORT,
-    NGX_HTTP_WOPORTAL_Q_STATUS,
-    NGX_HTTP_WOPORTAL_Q_WORKORDER,
-    NGX_HTTP_WOPORTAL_Q_CLIENT,
-    NGX_HTTP_WOPORTAL_Q_NAMESPACE,      /* repeatable, and with "[]" */
-    NGX_HTTP_WOPORTAL_Q_ID,             /* repeatable, and with "[]" */
-    NGX_HTTP_WOPORTAL_Q_NONE
-} ngx_http_woportal_param_e;
-
-#define NGX_HTTP_WOPORTAL_Q_REPEATABLE                                       \
-    ((1 << NGX_HTTP_WOPORTAL_Q_NAMESPACE) | (1 << NGX_HTTP_WOPORTAL_Q_ID))
-
-
-/* a list query (query.c) */
-typedef struct {
-    u_char                        field;   /* NGX_HTTP_WOPORTAL_F_* */
-    u_char                        desc;
-} ngx_http_woportal_sort_t;
-
-
-typedef struct {
-    uint64_t                      page;
-    uint64_t                      per_page;
-    ngx_uint_t                    nsort;
-    ngx_http_woportal_sort_t      sort[NGX_HTTP_WOPORTAL_SORT_MAX + 1];
-    ngx_int_t                     status;
-    ngx_str_t                     workorder;
-    ngx_str_t                     client;
-    ngx_array_t                   namespaces;   /* of ngx_str_t */
-    ngx_array_t                   ids;          /* of 12-byte ids */
-    ngx_uint_t                    nids;         /* ids given */
-    ngx_uint_t                    given;        /* bits of params */
-    ngx_uint_t                    bad;          /* bits of params */
-} ngx_http_woportal_query_t;
-
-
 /* the "paging" of a list answer */
 typedef struct {
     uint64_t                     page;
@@ -247,31 +269,6 @@ typedef struct {
     uint64_t                     total;
     uint64_t                     total_pages;
 } ngx_http_woportal_paging_t;
-
-
-/* index record flags */
-#define NGX_HTTP_WOPORTAL_REC_DELETED        0x01
-#define NGX_HTTP_WOPORTAL_REC_EXPIRY         0x02
-
-/* an index record, as read from a shard (index.c) */
-typedef struct {
-    u_char                      *raw;       /* the record in the shard */
-    uint64_t                     version;
-    int64_t                      created_at;
-    int64_t                      updated_at;
-    int64_t                      expiry;
-    ngx_str_t                    workorder;
-    ngx_str_t                    client;
-    u_char                      *ns;        /* nns times: length, bytes */
-    uint32_t                     shard;
-    uint16_t                     len;
-    u_char                       id[NGX_HTTP_WOPORTAL_ID_LEN / 2];
-    u_char                       flags;
-    u_char                       status;
-    u_char                       access_level;
-    u_char                       nns;
-    unsigned                     superseded:1;
-} ngx_http_woportal_irec_t;
 
 
 /* an answer in the error envelope, built up by the decoder */
@@ -305,10 +302,8 @@ typedef struct {
     ngx_msec_t                   timeout;
     ngx_uint_t                   index;
     ngx_http_woportal_backend_t *backend;   /* databases only */
-    void                        *later;     /* the worker's queue: async.c */
-    ngx_atomic_t                 failed;    /* memcached: when a call last
-                                               failed to reach it (us of
-                                               metrics_clock()); 0 */
+    void                        *client;    /* memcached: mc.c's, run by
+                                               each worker: its state */
 } ngx_http_woportal_store_t;
 
 
@@ -324,7 +319,8 @@ typedef struct {
     ngx_http_woportal_db_t      *db;
     ngx_str_t                    prefix;
     u_char                      *id;
-    ngx_http_woportal_entry_t   *entry;     /* put; NULL: delete */
+    uint64_t                     version;   /* put: the entry's; 0: a
+                                               delete */
     ngx_str_t                    doc;       /* put: the stored JSON */
     uint64_t                     expected;  /* delete: only at this
                                                version or older; 0: any */
@@ -336,7 +332,7 @@ typedef ngx_int_t (*ngx_http_woportal_scan_pt)(void *data, ngx_str_t *doc);
 
 
 /*
- * A database's calls, in pool threads (persist.c): each takes the
+ * A database's calls, in pool threads (db.c): each takes the
  * thread's slot for its connection, which it makes when it is empty.
  */
 struct ngx_http_woportal_backend_s {
@@ -375,8 +371,6 @@ struct ngx_http_woportal_backend_s {
 };
 
 
-extern ngx_http_woportal_backend_t  ngx_http_woportal_sqlite_backend;
-extern ngx_http_woportal_backend_t  ngx_http_woportal_pgsql_backend;
 
 
 typedef struct {
@@ -397,8 +391,17 @@ typedef struct {
     ngx_msec_t                   memcached_timeout;
     ngx_str_t                    key_prefix;
     ngx_uint_t                   index_shards;
-    ngx_str_t                   *index_keys; /* <prefix>idx:<n>, then
-                                                idx:gen and idx:lock */
+    ngx_str_t                   *index_keys; /* <prefix>idx:<n>, by
+                                                shard */
+    ngx_str_t                    index_gen;  /* <prefix>idx:gen: the base
+                                                of the marks (index.c) */
+    ngx_str_t                    index_lock; /* <prefix>idx:lock: the
+                                                rebuild's (list.c) */
+    ngx_str_t                   *index_counts; /* a server's change count
+                                                  (index_cache.c) */
+    ngx_array_t                 *index_marks;  /* of ngx_str_t: a server's
+                                                  idx:gen:<k>, by server;
+                                                  len 0: none found */
     ngx_thread_pool_t           *thread_pool;
     ngx_thread_pool_t           *list_thread_pool;
     ngx_http_woportal_store_t   *store;
@@ -435,6 +438,24 @@ typedef enum {
 } ngx_http_woportal_store_op_e;
 
 
+/*
+ * What a store call came to (libmc.c's libmc_outcome() says it of a
+ * libmemcached return code): store.c's completion, health.c and
+ * metrics.c read it, none classifies a return code itself
+ */
+typedef enum {
+    NGX_HTTP_WOPORTAL_OUTCOME_OK = 0,
+    NGX_HTTP_WOPORTAL_OUTCOME_MISSING,      /* no such item */
+    NGX_HTTP_WOPORTAL_OUTCOME_NOT_STORED,   /* add: the key is taken; cas:
+                                               the item is gone */
+    NGX_HTTP_WOPORTAL_OUTCOME_EXISTS,       /* add: the key is taken; cas,
+                                               conditional delete: changed
+                                               since */
+    NGX_HTTP_WOPORTAL_OUTCOME_UNAVAILABLE   /* memcached (or the database)
+                                               failed: 503 */
+} ngx_http_woportal_outcome_e;
+
+
 /* libmemcached's handle, for the functions that run in pool threads */
 typedef struct memcached_st  ngx_http_woportal_mc_t;
 
@@ -450,9 +471,65 @@ typedef ngx_int_t (*ngx_http_woportal_run_pt)(ngx_http_woportal_call_t *call,
 typedef ngx_int_t (*ngx_http_woportal_mget_pt)(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 
+typedef struct ngx_http_woportal_mc_client_s  ngx_http_woportal_mc_client_t;
+typedef struct ngx_http_woportal_mc_op_s  ngx_http_woportal_mc_op_t;
+
+typedef void (*ngx_http_woportal_mc_handler_pt)(ngx_http_woportal_mc_op_t *op);
+
+/* one memcached request; the caller owns it until its handler runs */
+struct ngx_http_woportal_mc_op_s {
+    /* in */
+    ngx_uint_t                       opcode;
+    ngx_str_t                        key;
+    ngx_str_t                        value;     /* set, add, append */
+    uint32_t                         flags;     /* set, add */
+    uint32_t                         exptime;   /* set, add */
+    uint64_t                         cas;       /* set, delete; 0: any */
+    uint64_t                         initial;   /* increment: if none */
+    ngx_http_woportal_mc_op_t       *after;     /* framed right behind it,
+                                                   on its connection */
+    ngx_pool_t                      *pool;      /* get: value_out's */
+    ngx_log_t                       *log;
+    ngx_http_woportal_mc_handler_pt  handler;
+    void                            *data;
+    ngx_uint_t                       index;     /* the caller's */
+
+    /*
+     * out: rc NGX_OK, an answer with its status; NGX_ERROR, none (error
+     * says why)
+     */
+    ngx_int_t                        rc;
+    ngx_uint_t                       status;
+    ngx_str_t                        value_out; /* get */
+    uint32_t                         flags_out; /* get */
+    uint64_t                         cas_out;
+    const char                      *error;
+
+    /* mc.c */
+    ngx_queue_t                      queue;
+    ngx_event_t                      timer;
+    void                            *server;
+    void                            *conn;
+    uint64_t                         start;     /* bytes framed before */
+    uint64_t                         end;       /* and with it */
+    uint32_t                         opaque;
+    unsigned                         quiet:1;   /* answered if it fails */
+    unsigned                         retried:1;
+    unsigned                         sent:1;
+};
+
+
 /*
- * One store operation.  The pool thread reads the "in" fields and writes
- * the "thread" fields only; everything else is touched on the event loop.
+ * A store call.  A request has one (ctx->call), used again for each of
+ * its round trips: modify.c's get, then its cas, and again after a lost
+ * cas.  What lives across them: request, store, key (its buffer is made
+ * once), cas (the get's answer is the cas's condition) and the index
+ * fields (index_prepare() sets them before a write).  Everything else is
+ * set anew for each call: op, done, persist and later by post_call()
+ * (request.c), value and flags by the operation, the "out" and "thread"
+ * fields by store.c and commit.c.  The pool thread reads the "in" fields
+ * and writes the "thread" fields only; everything else is touched on the
+ * event loop.
  */
 struct ngx_http_woportal_call_s {
     ngx_http_request_t            *request;
@@ -482,11 +559,21 @@ struct ngx_http_woportal_call_s {
      */
     ngx_str_t                      index_key;
     ngx_str_t                      record;
-    ngx_str_t                     *index_gen; /* persistence: the marks
-                                                 of a whole index */
-    ngx_str_t                     *distrust;  /* commit.c: an index to
-                                                 rebuild */
-    ngx_thread_pool_t             *task_pool; /* commit.c */
+    ngx_str_t                      index_count; /* its server's change
+                                                   count (index_cache.c) */
+    ngx_array_t                   *index_marks; /* the index's marks
+                                                   (wlcf->index_marks) */
+    ngx_array_t                   *distrust;  /* commit.c: an index to
+                                                 rebuild: its marks */
+    ngx_thread_pool_t             *task_pool; /* commit.c; store.c: a
+                                                 native call's fallback */
+    ngx_http_woportal_mc_op_t      mc;        /* store.c: on the event
+                                                 loop */
+    ngx_http_woportal_mc_op_t      bump;      /* store_append(): the
+                                                 change count's */
+    ngx_http_woportal_mc_handler_pt appended;
+    ngx_uint_t                     appending; /* ops in flight */
+    unsigned                       bump_failed:1;
     uint64_t                       lease;     /* commit.c: a change's */
     unsigned                       cached:1;  /* commit.c: a deletion's
                                                  entry was in memcached */
@@ -513,13 +600,40 @@ struct ngx_http_woportal_call_s {
 };
 
 
+/*
+ * Where a request stands (ctx->state; request.c sets log->action with
+ * it): its path through handler.c and the operations is in
+ * DEVELOPING.md, "Architecture".
+ */
+typedef enum {
+    NGX_HTTP_WOPORTAL_STATE_ROUTE = 0,   /* handler.c: route, key, method */
+    NGX_HTTP_WOPORTAL_STATE_READ_BODY,   /* nginx reads the body */
+    NGX_HTTP_WOPORTAL_STATE_DECODE_BODY, /* decode.c, the key's namespaces */
+
+    /* a store call on the entry; a write's index record is appended in it */
+    NGX_HTTP_WOPORTAL_STATE_STORE_GET,
+    NGX_HTTP_WOPORTAL_STATE_STORE_ADD,   /* a create */
+    NGX_HTTP_WOPORTAL_STATE_STORE_CAS,   /* a change */
+    NGX_HTTP_WOPORTAL_STATE_STORE_DELETE,
+
+    NGX_HTTP_WOPORTAL_STATE_LIST_CHECK,  /* what of the index changed */
+    NGX_HTTP_WOPORTAL_STATE_STORE_RUN,   /* a list, in a pool thread */
+    NGX_HTTP_WOPORTAL_STATE_ANSWER       /* a call ended: the answer */
+} ngx_http_woportal_state_e;
+
+
 typedef struct {
+    ngx_http_woportal_state_e     state;
     ngx_http_woportal_route_t     route;
+    ngx_str_t                     id;        /* the entry: the route's id,
+                                                or a create's new one */
     ngx_http_woportal_op_e        op;
     ngx_http_woportal_key_t      *key;       /* the request's API key */
     ngx_http_woportal_entry_t     entry;
     ngx_http_woportal_entry_t     patch;     /* what an update sends */
     ngx_http_woportal_call_t      call;
+    ngx_http_woportal_call_done_pt done;     /* the operation's, for the
+                                                call's end (request.c) */
     ngx_http_woportal_persist_t   persist;
     ngx_str_t                     json;      /* the response body */
     ngx_str_t                     location;  /* Location of a 201 */
@@ -541,275 +655,29 @@ typedef struct {
 extern ngx_module_t  ngx_http_woportal_module;
 
 
-/* handler.c */
-ngx_int_t ngx_http_woportal_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_woportal_call(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op,
-    ngx_http_woportal_call_done_pt done);
-ngx_int_t ngx_http_woportal_post_call(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op,
-    ngx_http_woportal_call_done_pt done);
-ngx_int_t ngx_http_woportal_stored_entry(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx);
-ngx_int_t ngx_http_woportal_not_stored(ngx_http_request_t *r, ngx_int_t rc);
-ngx_int_t ngx_http_woportal_etag_matches(ngx_table_elt_t *h,
-    uint64_t version, ngx_uint_t weak);
-ngx_int_t ngx_http_woportal_unavailable(ngx_http_request_t *r);
-ngx_int_t ngx_http_woportal_not_found(ngx_http_request_t *r);
-void ngx_http_woportal_finish(ngx_http_request_t *r, ngx_int_t rc);
+/*
+ * A request's context, made on first use: by the handler, or by the
+ * response filter for an answer nginx makes before the handler runs
+ */
 
-/* get.c, create.c, modify.c: the operations */
-ngx_int_t ngx_http_woportal_get(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx);
-ngx_int_t ngx_http_woportal_create(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx);
-ngx_int_t ngx_http_woportal_modify(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx);
-ngx_int_t ngx_http_woportal_delete(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx);
+static ngx_inline ngx_http_woportal_ctx_t *
+ngx_http_woportal_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_woportal_ctx_t  *ctx;
 
-/* list.c */
-ngx_int_t ngx_http_woportal_list(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
 
-/* query.c */
-ngx_int_t ngx_http_woportal_list_query(ngx_pool_t *pool, ngx_str_t *args,
-    ngx_http_woportal_query_t *q, ngx_http_woportal_error_t *err);
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_woportal_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
 
-/* index.c */
-ngx_int_t ngx_http_woportal_index_keys(ngx_conf_t *cf,
-    ngx_http_woportal_loc_conf_t *wlcf);
-ngx_int_t ngx_http_woportal_index_prepare(ngx_http_request_t *r,
-    ngx_http_woportal_call_t *call, ngx_http_woportal_entry_t *e,
-    u_char *id);
-ngx_uint_t ngx_http_woportal_index_shard(u_char *id, ngx_uint_t shards);
-ngx_int_t ngx_http_woportal_index_record(ngx_pool_t *pool,
-    ngx_http_woportal_entry_t *e, u_char *id, ngx_str_t *rec);
-ngx_int_t ngx_http_woportal_index_parse(u_char *p, size_t len,
-    ngx_uint_t shard, ngx_array_t *recs, size_t *valid);
-void ngx_http_woportal_index_ns(u_char **pp, ngx_str_t *ns);
-ngx_int_t ngx_http_woportal_index_fold(ngx_pool_t *pool, ngx_array_t *recs);
-ngx_int_t ngx_http_woportal_index_live(ngx_pool_t *pool, ngx_array_t *recs,
-    ngx_uint_t shard, size_t len, ngx_str_t *out);
-ngx_int_t ngx_http_woportal_index_compact(ngx_pool_t *pool,
-    ngx_str_t *value, ngx_str_t *out);
-ngx_int_t ngx_http_woportal_hex_decode(u_char *dst, u_char *src, size_t len);
+        ngx_http_set_ctx(r, ctx, ngx_http_woportal_module);
+    }
 
-/* route.c */
-void ngx_http_woportal_route(ngx_str_t *base, ngx_str_t *uri,
-    ngx_http_woportal_route_t *rt);
-
-/* auth.c */
-ngx_http_woportal_key_t *ngx_http_woportal_authorized(ngx_http_request_t *r,
-    ngx_http_woportal_loc_conf_t *wlcf);
-ngx_int_t ngx_http_woportal_auth_add_key(ngx_conf_t *cf, ngx_array_t *keys,
-    ngx_str_t *key, ngx_str_t *name);
-ngx_int_t ngx_http_woportal_auth_read_keys(ngx_conf_t *cf, ngx_array_t *keys,
-    ngx_str_t *file);
-ngx_int_t ngx_http_woportal_auth_sort(ngx_conf_t *cf, ngx_array_t *keys);
-ngx_uint_t ngx_http_woportal_key_allows(ngx_http_woportal_key_t *key,
-    u_char *ns, size_t len);
-ngx_uint_t ngx_http_woportal_key_sees(ngx_http_woportal_key_t *key,
-    ngx_array_t *namespaces);
-ngx_int_t ngx_http_woportal_key_writes(ngx_pool_t *pool,
-    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_entry_t *e,
-    ngx_http_woportal_error_t *err);
-ngx_int_t ngx_http_woportal_key_replaces(ngx_pool_t *pool,
-    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_error_t *err);
-ngx_table_elt_t *ngx_http_woportal_header_in(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_uint_t *n);
-
-/* body.c */
-ngx_int_t ngx_http_woportal_is_json(ngx_http_request_t *r);
-ngx_int_t ngx_http_woportal_body(ngx_http_request_t *r, ngx_str_t *body);
-
-/* decode.c */
-ngx_int_t ngx_http_woportal_decode(ngx_pool_t *pool, ngx_str_t *json,
-    ngx_http_woportal_doc_e doc, ngx_http_woportal_entry_t *e,
-    ngx_http_woportal_error_t *err);
-
-/* entry.c */
-extern ngx_str_t  ngx_http_woportal_statuses[];
-extern ngx_str_t  ngx_http_woportal_access_levels[];
-extern ngx_str_t  ngx_http_woportal_actions[];
-ngx_int_t ngx_http_woportal_enum(ngx_str_t *names, u_char *s, size_t len);
-size_t ngx_http_woportal_utf8_chars(u_char *s, size_t len);
-ngx_int_t ngx_http_woportal_parse_time(u_char *s, size_t len, int64_t *ms);
-u_char *ngx_http_woportal_format_time(u_char *p, int64_t ms);
-int64_t ngx_http_woportal_now(void);
-ngx_int_t ngx_http_woportal_entry_init(ngx_pool_t *pool,
-    ngx_http_woportal_entry_t *e);
-ngx_int_t ngx_http_woportal_entry_create(ngx_pool_t *pool,
-    ngx_http_woportal_entry_t *e);
-ngx_int_t ngx_http_woportal_entry_apply(ngx_http_woportal_entry_t *e,
-    ngx_http_woportal_entry_t *patch);
-
-/* encode.c */
-extern ngx_str_t  ngx_http_woportal_codes[];
-yajl_gen ngx_http_woportal_gen(ngx_pool_t *pool);
-void ngx_http_woportal_yajl_funcs(ngx_pool_t *pool, void *funcs);
-ngx_int_t ngx_http_woportal_encode_entry(ngx_pool_t *pool,
-    ngx_http_woportal_entry_t *e, ngx_str_t *envelope, ngx_str_t *data);
-ngx_int_t ngx_http_woportal_encode_error(ngx_pool_t *pool,
-    ngx_http_woportal_error_t *err, ngx_str_t *out);
-ngx_int_t ngx_http_woportal_encode_success(ngx_pool_t *pool,
-    ngx_str_t *out);
-ngx_int_t ngx_http_woportal_encode_list(ngx_pool_t *pool, ngx_str_t *items,
-    ngx_uint_t n, ngx_http_woportal_paging_t *paging, ngx_str_t *out);
-
-/* store.c */
-void ngx_http_woportal_store_free(void *mc);
-ngx_int_t ngx_http_woportal_store_post(ngx_http_woportal_call_t *call,
-    ngx_thread_pool_t *tp);
-ngx_int_t ngx_http_woportal_store_mget(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *keys, ngx_uint_t n, ngx_http_woportal_mget_pt handler,
-    void *data, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_store_append(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, ngx_str_t *record, ngx_uint_t create, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_store_merge(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, ngx_str_t *records, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_store_fetch(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, ngx_str_t *value, uint32_t *flags, uint64_t *cas,
-    ngx_log_t *log);
-typedef ngx_int_t (*ngx_http_woportal_dump_pt)(void *data, ngx_str_t *key);
-
-ngx_int_t ngx_http_woportal_store_dump(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *prefix, ngx_msec_t timeout, ngx_http_woportal_dump_pt handler,
-    void *data, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_store_cas(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, ngx_str_t *value, uint32_t flags, time_t exptime,
-    uint64_t cas, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_store_distrust(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *gen, ngx_log_t *log);
-ngx_http_woportal_mc_t *ngx_http_woportal_store_conn(
-    ngx_http_woportal_store_t *store);
-ngx_int_t ngx_http_woportal_store_task(ngx_http_woportal_call_t *call,
-    ngx_thread_pool_t *tp, void (*handler)(void *data, ngx_log_t *log),
-    ngx_event_handler_pt done);
-void ngx_http_woportal_store_wait(ngx_http_woportal_call_t *call);
-void ngx_http_woportal_store_health(ngx_http_woportal_call_t *call);
-ngx_uint_t ngx_http_woportal_store_stale(ngx_http_woportal_call_t *call);
-void ngx_http_woportal_store_complete(ngx_http_woportal_call_t *call);
-ngx_int_t ngx_http_woportal_store_put(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, ngx_str_t *value, uint32_t flags, ngx_uint_t add,
-    time_t exptime, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_store_replace(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, ngx_str_t *value, uint64_t cas, ngx_log_t *log);
-ngx_str_t *ngx_http_woportal_store_server_keys(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *base, ngx_pool_t *pool, ngx_uint_t *n);
-
-/* persist.c: in pool threads, but for init, exit and persist_post() */
-ngx_int_t ngx_http_woportal_persist_post(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op);
-ngx_int_t ngx_http_woportal_db_init(ngx_uint_t nstores, ngx_array_t *dbs);
-void ngx_http_woportal_db_free(ngx_uint_t i, void *conn);
-ngx_int_t ngx_http_woportal_db_begin(ngx_http_woportal_db_t *db,
-    ngx_log_t *log);
-ngx_int_t ngx_http_woportal_db_end(ngx_http_woportal_db_t *db,
-    ngx_uint_t commit, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_db_put(ngx_http_woportal_db_t *db,
-    ngx_http_woportal_persist_t *p, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_db_delete(ngx_http_woportal_db_t *db,
-    ngx_http_woportal_persist_t *p, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_db_load(ngx_http_woportal_db_t *db,
-    ngx_str_t *prefix, u_char *id, ngx_str_t *doc, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_db_scan(ngx_http_woportal_db_t *db,
-    ngx_str_t *prefix, ngx_http_woportal_scan_pt handler, void *data,
-    ngx_log_t *log);
-ngx_int_t ngx_http_woportal_db_commit(ngx_http_woportal_db_t *db,
-    ngx_http_woportal_persist_t **ps, ngx_int_t *rcs, ngx_uint_t n,
-    ngx_log_t *log);
-ngx_int_t ngx_http_woportal_db_read_through(ngx_http_woportal_mc_t *mc,
-    ngx_http_woportal_persist_t *p, ngx_str_t *key, ngx_str_t *value,
-    uint32_t *flags, uint64_t *cas, ngx_log_t *log);
-
-/* commit.c: the writes of woportal_persist_mode sync, committed together */
-ngx_int_t ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
-    ngx_thread_pool_t *tp);
-
-/* async.c: the queue of woportal_persist_mode async */
-ngx_uint_t ngx_http_woportal_async_room(ngx_http_woportal_db_t *db,
-    ngx_uint_t max);
-ngx_int_t ngx_http_woportal_async_queue(ngx_http_woportal_persist_t *p,
-    ngx_thread_pool_t *tp, ngx_uint_t max, ngx_log_t *log);
-void ngx_http_woportal_async_exit(ngx_cycle_t *cycle);
-
-/* threads.c */
-typedef void (*ngx_http_woportal_release_pt)(ngx_uint_t i, void *handle);
-
-ngx_int_t ngx_http_woportal_slots_init(ngx_cycle_t *cycle, ngx_uint_t n);
-void **ngx_http_woportal_slot(ngx_uint_t i);
-void ngx_http_woportal_slots_exit(ngx_http_woportal_release_pt release);
-
-/* response.c */
-ngx_http_woportal_ctx_t *ngx_http_woportal_get_ctx(ngx_http_request_t *r);
-ngx_int_t ngx_http_woportal_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *json, uint64_t version);
-ngx_int_t ngx_http_woportal_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_http_woportal_code_e code, char *message);
-ngx_int_t ngx_http_woportal_send_errors(ngx_http_request_t *r,
-    ngx_http_woportal_error_t *err);
-ngx_int_t ngx_http_woportal_filter_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_woportal_error_handler(ngx_http_request_t *r);
-
-/* id.c */
-ngx_int_t ngx_http_woportal_id_init(ngx_cycle_t *cycle);
-void ngx_http_woportal_id_next(u_char *id);
-ngx_int_t ngx_http_woportal_id_valid(ngx_str_t *id);
-
-/* metrics.c: the shared counters; the hooks never fail nor block */
-#define NGX_HTTP_WOPORTAL_METRICS            1   /* woportal_metrics */
-#define NGX_HTTP_WOPORTAL_HEALTH             2   /* woportal_health */
-
-typedef enum {
-    NGX_HTTP_WOPORTAL_DBCALL_BEGIN = 0,
-    NGX_HTTP_WOPORTAL_DBCALL_END,
-    NGX_HTTP_WOPORTAL_DBCALL_PUT,
-    NGX_HTTP_WOPORTAL_DBCALL_DELETE,
-    NGX_HTTP_WOPORTAL_DBCALL_LOAD,
-    NGX_HTTP_WOPORTAL_DBCALL_SCAN,
-    NGX_HTTP_WOPORTAL_DBCALL_COUNT
-} ngx_http_woportal_dbcall_e;
-
-ngx_int_t ngx_http_woportal_metrics_init(ngx_conf_t *cf);
-void ngx_http_woportal_metrics_init_process(
-    ngx_http_woportal_main_conf_t *wmcf);
-uint64_t ngx_http_woportal_metrics_clock(void);
-void ngx_http_woportal_metrics_posted(ngx_http_woportal_call_t *call);
-void ngx_http_woportal_metrics_done(ngx_http_woportal_call_t *call);
-void ngx_http_woportal_metrics_sql(ngx_http_woportal_dbcall_e call,
-    uint64_t start, ngx_int_t rc);
-void ngx_http_woportal_metrics_index(size_t bytes);
-void ngx_http_woportal_metrics_compacted(void);
-ngx_int_t ngx_http_woportal_metrics_handler(ngx_http_request_t *r);
-
-/* variables.c */
-ngx_int_t ngx_http_woportal_add_variables(ngx_conf_t *cf);
-extern ngx_str_t  ngx_http_woportal_request_ops[];
-void ngx_http_woportal_set_error(ngx_http_request_t *r,
-    ngx_http_woportal_code_e code);
-
-/* openapi.c */
-ngx_int_t ngx_http_woportal_openapi(ngx_http_request_t *r,
-    ngx_http_woportal_loc_conf_t *wlcf, ngx_http_woportal_ctx_t *ctx);
-
-/* check.c */
-char *ngx_http_woportal_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_woportal_check_endpoints(ngx_conf_t *cf);
-ngx_int_t ngx_http_woportal_check_location(ngx_conf_t *cf,
-    ngx_http_woportal_loc_conf_t *wlcf);
-ngx_int_t ngx_http_woportal_check_memcached(ngx_conf_t *cf,
-    ngx_str_t *config);
-char *ngx_http_woportal_check_enum(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_woportal_cors_origins(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_woportal_check_conninfo(ngx_conf_t *cf,
-    ngx_str_t *conninfo);
-
-/* health.c */
-ngx_int_t ngx_http_woportal_health_handler(ngx_http_request_t *r);
+    return ctx;
+}
 
 
 #endif /* _NGX_HTTP_WOPORTAL_H_INCLUDED_ */

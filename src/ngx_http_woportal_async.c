@@ -5,11 +5,13 @@
  * queue of each worker (deletions stay synchronous).
  *
  * Each worker keeps, per database, a FIFO of copies of the changes it
- * answered.  One pool-thread task at a time writes them in order, up to
+ * answered (here, by the database's index, made on first use).  One
+ * pool-thread task at a time writes them in order, up to
  * NGX_HTTP_WOPORTAL_ASYNC_BATCH in one transaction (so one commit, one
  * fsync, serves many changes).  The database keeps the newest version of
  * an entry whatever order the workers' batches arrive in (the version
- * guard of persist.c), and a deletion's tombstone outranks every version.
+ * guard of sqlite.c and pgsql.c), and a deletion's tombstone outranks
+ * every version.
  *
  * A batch that fails stays at the head of the queue and is tried again
  * every second; a timer is kept while the queue is not empty, so a worker
@@ -27,6 +29,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_async.h"
+#include "ngx_http_woportal_db.h"
 
 
 #define NGX_HTTP_WOPORTAL_ASYNC_BATCH  256
@@ -34,9 +38,7 @@
 
 typedef struct {
     ngx_queue_t                   queue;
-    ngx_http_woportal_persist_t   p;
-    ngx_http_woportal_entry_t     e;
-    ngx_str_t                     ns[1];   /* then the bytes */
+    ngx_http_woportal_persist_t   p;       /* then its bytes */
 } ngx_http_woportal_async_item_t;
 
 
@@ -55,6 +57,8 @@ typedef struct {
 } ngx_http_woportal_async_t;
 
 
+static ngx_http_woportal_async_t *ngx_http_woportal_async_find(
+    ngx_http_woportal_db_t *db);
 static ngx_http_woportal_async_t *ngx_http_woportal_async_get(
     ngx_http_woportal_db_t *db, ngx_log_t *log);
 static void ngx_http_woportal_async_drain(ngx_http_woportal_async_t *l);
@@ -66,6 +70,17 @@ static void ngx_http_woportal_async_done(ngx_event_t *ev);
 static void ngx_http_woportal_async_timer(ngx_event_t *ev);
 
 
+/*
+ * This worker's queues, by the index of their database, made in the pool
+ * of the cycle whose configuration they serve (a reload without a master
+ * process starts with none).
+ */
+
+static ngx_cycle_t                 *ngx_http_woportal_async_cycle;
+static ngx_http_woportal_async_t  **ngx_http_woportal_asyncs;
+static ngx_uint_t                   ngx_http_woportal_nasyncs;
+
+
 /* whether the queue of db in this worker has room */
 
 ngx_uint_t
@@ -73,7 +88,7 @@ ngx_http_woportal_async_room(ngx_http_woportal_db_t *db, ngx_uint_t max)
 {
     ngx_http_woportal_async_t  *l;
 
-    l = db->later;
+    l = ngx_http_woportal_async_find(db);
 
     return (l ? l->npending + l->nbatch : 0) < max;
 }
@@ -86,11 +101,7 @@ ngx_http_woportal_async_queue(ngx_http_woportal_persist_t *p,
     ngx_thread_pool_t *tp, ngx_uint_t max, ngx_log_t *log)
 {
     u_char                          *d;
-    size_t                           size;
-    ngx_str_t                       *ns;
-    ngx_uint_t                       i, n;
     ngx_http_woportal_async_t       *l;
-    ngx_http_woportal_entry_t       *e;
     ngx_http_woportal_async_item_t  *item;
 
     l = ngx_http_woportal_async_get(p->db, log);
@@ -101,50 +112,23 @@ ngx_http_woportal_async_queue(ngx_http_woportal_persist_t *p,
     l->thread_pool = tp;
     l->max = max;
 
-    e = p->entry;
-    ns = e->namespaces.elts;
-    n = e->namespaces.nelts;
-
-    size = sizeof(ngx_http_woportal_async_item_t)
-           + (n ? n - 1 : 0) * sizeof(ngx_str_t)
-           + p->prefix.len + NGX_HTTP_WOPORTAL_ID_LEN + p->doc.len
-           + e->workorder.len + e->client.len;
-
-    for (i = 0; i < n; i++) {
-        size += ns[i].len;
-    }
-
-    item = ngx_alloc(size, log);
+    item = ngx_alloc(sizeof(ngx_http_woportal_async_item_t)
+                     + p->prefix.len + NGX_HTTP_WOPORTAL_ID_LEN + p->doc.len,
+                     log);
     if (item == NULL) {
         return NGX_ERROR;
     }
 
     item->p = *p;
-    item->e = *e;
-    item->p.entry = &item->e;
 
-    d = (u_char *) &item->ns[n ? n : 1];
+    d = (u_char *) &item[1];
 
     item->p.prefix.data = d;
     d = ngx_cpymem(d, p->prefix.data, p->prefix.len);
     item->p.id = d;
     d = ngx_cpymem(d, p->id, NGX_HTTP_WOPORTAL_ID_LEN);
     item->p.doc.data = d;
-    d = ngx_cpymem(d, p->doc.data, p->doc.len);
-    item->e.workorder.data = d;
-    d = ngx_cpymem(d, e->workorder.data, e->workorder.len);
-    item->e.client.data = d;
-    d = ngx_cpymem(d, e->client.data, e->client.len);
-
-    for (i = 0; i < n; i++) {
-        item->ns[i].len = ns[i].len;
-        item->ns[i].data = d;
-        d = ngx_cpymem(d, ns[i].data, ns[i].len);
-    }
-
-    item->e.namespaces.elts = item->ns;
-    item->e.namespaces.nelts = n;
-    item->e.namespaces.pool = NULL;
+    ngx_memcpy(d, p->doc.data, p->doc.len);
 
     ngx_queue_insert_tail(&l->pending, &item->queue);
     l->npending++;
@@ -160,28 +144,16 @@ ngx_http_woportal_async_queue(ngx_http_woportal_persist_t *p,
 void
 ngx_http_woportal_async_exit(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                       i;
-    ngx_queue_t                     *q;
-    ngx_http_woportal_db_t         **dbs;
-    ngx_http_woportal_async_t       *l;
-    ngx_http_woportal_main_conf_t   *wmcf;
+    ngx_uint_t                  i;
+    ngx_queue_t                *q;
+    ngx_http_woportal_async_t  *l;
 
-    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module)
-        == NULL)
-    {
+    if (ngx_http_woportal_async_cycle != cycle) {
         return;
     }
 
-    wmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_woportal_module);
-    if (wmcf == NULL) {
-        return;
-    }
-
-    dbs = wmcf->dbs.elts;
-
-    for (i = 0; i < wmcf->dbs.nelts; i++) {
-        l = dbs[i]->later;
+    for (i = 0; i < ngx_http_woportal_nasyncs; i++) {
+        l = ngx_http_woportal_asyncs[i];
 
         if (l == NULL) {
             continue;
@@ -191,7 +163,7 @@ ngx_http_woportal_async_exit(ngx_cycle_t *cycle)
             ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                           "woportal: %ui changes were not written to the "
                           "database \"%V\"", l->npending + l->nbatch,
-                          &dbs[i]->config);
+                          &l->db->config);
         }
 
         ngx_http_woportal_async_requeue(l);
@@ -205,13 +177,48 @@ ngx_http_woportal_async_exit(ngx_cycle_t *cycle)
 }
 
 
+/* this worker's queue of db; NULL: none yet */
+
+static ngx_http_woportal_async_t *
+ngx_http_woportal_async_find(ngx_http_woportal_db_t *db)
+{
+    if (ngx_http_woportal_async_cycle != ngx_cycle) {
+        return NULL;
+    }
+
+    return ngx_http_woportal_asyncs[db->index];
+}
+
+
+/* this worker's queue of db, made on first use */
+
 static ngx_http_woportal_async_t *
 ngx_http_woportal_async_get(ngx_http_woportal_db_t *db, ngx_log_t *log)
 {
-    ngx_http_woportal_async_t  *l;
+    ngx_uint_t                       n;
+    ngx_http_woportal_async_t       *l, **ls;
+    ngx_http_woportal_main_conf_t   *wmcf;
 
-    if (db->later) {
-        return db->later;
+    l = ngx_http_woportal_async_find(db);
+
+    if (l) {
+        return l;
+    }
+
+    if (ngx_http_woportal_async_cycle != ngx_cycle) {
+        wmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                   ngx_http_woportal_module);
+        n = wmcf->dbs.nelts;
+
+        ls = ngx_pcalloc(ngx_cycle->pool,
+                         n * sizeof(ngx_http_woportal_async_t *));
+        if (ls == NULL) {
+            return NULL;
+        }
+
+        ngx_http_woportal_async_cycle = (ngx_cycle_t *) ngx_cycle;
+        ngx_http_woportal_asyncs = ls;
+        ngx_http_woportal_nasyncs = n;
     }
 
     l = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_woportal_async_t));
@@ -240,7 +247,7 @@ ngx_http_woportal_async_get(ngx_http_woportal_db_t *db, ngx_log_t *log)
     l->timer.data = l;
     l->timer.log = l->log;
 
-    db->later = l;
+    ngx_http_woportal_asyncs[db->index] = l;
 
     return l;
 }

@@ -30,6 +30,9 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_auth.h"
+#include "ngx_http_woportal_entry.h"
+#include "ngx_http_woportal_id.h"
 
 
 #define NGX_HTTP_WOPORTAL_KEY_NAME_MAX  64

@@ -28,6 +28,9 @@
 #include <libmemcached/memcached.h>
 #include <libpq-fe.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_check.h"
+#include "ngx_http_woportal_health.h"
+#include "ngx_http_woportal_metrics.h"
 
 
 /* a woportal_metrics or woportal_health location, checked at the end */
@@ -40,6 +43,9 @@ typedef struct {
 } ngx_http_woportal_endpoint_t;
 
 
+static void ngx_http_woportal_check_shared(ngx_conf_t *cf,
+    ngx_http_woportal_loc_conf_t *o, ngx_http_woportal_loc_conf_t *wlcf,
+    const char *fmt, ...);
 static ngx_uint_t ngx_http_woportal_str_eq(ngx_str_t *a, ngx_str_t *b);
 
 
@@ -187,14 +193,12 @@ ngx_http_woportal_check_location(ngx_conf_t *cf,
         }
 
         if (o->index_shards != wlcf->index_shards) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "woportal locations \"%V\" and \"%V\" share the "
-                          "key prefix \"%V\" in one memcached, so they "
-                          "must have the same \"woportal_index_shards\", "
-                          "not %ui and %ui, in %V:%ui",
-                          &o->clcf->name, &wlcf->clcf->name,
-                          &wlcf->key_prefix, o->index_shards,
-                          wlcf->index_shards, &wlcf->file, wlcf->line);
+            ngx_http_woportal_check_shared(cf, o, wlcf,
+                                           "have the same "
+                                           "\"woportal_index_shards\", "
+                                           "not %ui and %ui",
+                                           o->index_shards,
+                                           wlcf->index_shards);
             return NGX_ERROR;
         }
 
@@ -204,15 +208,12 @@ ngx_http_woportal_check_location(ngx_conf_t *cf,
              * stores in memcached alone it would not find in SQL, nor list
              * once the index is rebuilt from SQL
              */
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "woportal locations \"%V\" and \"%V\" share the "
-                          "key prefix \"%V\" in one memcached, so they "
-                          "must persist into the same database, but only "
-                          "\"%V\" persists, in %V:%ui",
-                          &o->clcf->name, &wlcf->clcf->name,
-                          &wlcf->key_prefix,
-                          o->db ? &o->clcf->name : &wlcf->clcf->name,
-                          &wlcf->file, wlcf->line);
+            ngx_http_woportal_check_shared(cf, o, wlcf,
+                                           "persist into the same "
+                                           "database, but only \"%V\" "
+                                           "persists",
+                                           o->db ? &o->clcf->name
+                                                 : &wlcf->clcf->name);
             return NGX_ERROR;
         }
 
@@ -221,15 +222,14 @@ ngx_http_woportal_check_location(ngx_conf_t *cf,
                 || !ngx_http_woportal_str_eq(&o->db->config,
                                              &wlcf->db->config)))
         {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "woportal locations \"%V\" and \"%V\" share the "
-                          "key prefix \"%V\" in one memcached, so they "
-                          "must persist into the same database, not "
-                          "%V:\"%V\" and %V:\"%V\", in %V:%ui",
-                          &o->clcf->name, &wlcf->clcf->name,
-                          &wlcf->key_prefix, &o->db->backend->name,
-                          &o->db->config, &wlcf->db->backend->name,
-                          &wlcf->db->config, &wlcf->file, wlcf->line);
+            ngx_http_woportal_check_shared(cf, o, wlcf,
+                                           "persist into the same "
+                                           "database, not %V:\"%V\" and "
+                                           "%V:\"%V\"",
+                                           &o->db->backend->name,
+                                           &o->db->config,
+                                           &wlcf->db->backend->name,
+                                           &wlcf->db->config);
             return NGX_ERROR;
         }
     }
@@ -517,6 +517,33 @@ invalid:
                        &value[i], &cmd->name);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The error of two woportal locations that share a key prefix in one
+ * memcached, o merged before wlcf: what they must have in common and how
+ * they differ is fmt.  The whole line is as long as nginx logs one.
+ */
+
+static void
+ngx_http_woportal_check_shared(ngx_conf_t *cf,
+    ngx_http_woportal_loc_conf_t *o, ngx_http_woportal_loc_conf_t *wlcf,
+    const char *fmt, ...)
+{
+    u_char   *p, must[NGX_MAX_ERROR_STR];
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(must, must + sizeof(must), fmt, args);
+    va_end(args);
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "woportal locations \"%V\" and \"%V\" share the key "
+                  "prefix \"%V\" in one memcached, so they must %*s, in "
+                  "%V:%ui",
+                  &o->clcf->name, &wlcf->clcf->name, &wlcf->key_prefix,
+                  (size_t) (p - must), must, &wlcf->file, wlcf->line);
 }
 
 

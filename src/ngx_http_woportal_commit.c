@@ -4,12 +4,12 @@
  * cache of it, and a 2xx means committed.
  *
  *     before: a change sets its own lease over the entry's memcached
- *             item, a deletion deletes it         (a task of its own)
+ *             item, a deletion deletes it       (on the event loop)
  *     commit: BEGIN -> the writes, each guarded by its version -> COMMIT
- *                                                 (a task a batch)
+ *                                               (a pool task a batch)
  *     after:  the new version CASed over the lease (a new entry's set),
  *             else the item deleted; the index record appended
- *                                                 (a task a few share)
+ *                                               (on the event loop)
  *
  * Group commit.  The writes a worker has ready for one database while a
  * transaction of its runs wait, and go together in the next one: one
@@ -17,15 +17,14 @@
  * once its batch has committed.  One transaction of a worker and database
  * runs at a time, so SQLite's one writer lock is fought over by the
  * workers, not by every pool thread.  The memcached calls before and
- * after run in tasks of their own, side by side in the pool: a round trip
- * each, they would make one transaction's writes wait for each other
- * (the calls after a commit go a few writes to a task: the hand-offs to
- * the pool cost more than a round trip).
+ * after are sent on the event loop (mc.c): the pool thread does SQL
+ * alone, one hand-off a transaction.  A pool thread does the rare
+ * memcached work: a full index shard, an index to distrust.
  *
  * The step before makes sure memcached can be reached before anything is
  * committed (a write it fails is 503 and changes nothing) and removes the
  * item, stale or not: a set, like a delete, ends every reader's lease
- * (persist.c), and readers that find the write's lease read SQL.  After
+ * (db.c), and readers that find the write's lease read SQL.  After
  * the commit, the CAS succeeds only when nothing touched the item since
  * (no other write, no reader's fill of an older row, no flush); anything
  * else is deleted, so that no row read before the commit stays cached
@@ -52,16 +51,17 @@
 #include <ngx_http.h>
 #include <libmemcached/memcached.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_commit.h"
+#include "ngx_http_woportal_db.h"
+#include "ngx_http_woportal_index_store.h"
+#include "ngx_http_woportal_libmc.h"
+#include "ngx_http_woportal_mc.h"
+#include "ngx_http_woportal_metrics.h"
+#include "ngx_http_woportal_store.h"
 
 
 /* the most writes in one transaction */
 #define NGX_HTTP_WOPORTAL_COMMIT_MAX  256
-
-/*
- * The most writes whose memcached calls after the commit share a task:
- * fewer hand-offs to the pool, a few round trips of waiting at most
- */
-#define NGX_HTTP_WOPORTAL_AFTER_MAX   4
 
 
 typedef struct ngx_http_woportal_commit_s  ngx_http_woportal_commit_t;
@@ -75,7 +75,8 @@ struct ngx_http_woportal_commit_s {
     ngx_http_woportal_call_t     *batch;     /* in the transaction */
     ngx_thread_task_t             task;
     ngx_event_t                   flush;
-    ngx_str_t                    *distrust;  /* an index to rebuild */
+    ngx_array_t                  *distrust;  /* an index to rebuild: its
+                                                marks */
     ngx_http_woportal_commit_t   *next;
     unsigned                      running:1;
 };
@@ -83,11 +84,13 @@ struct ngx_http_woportal_commit_s {
 
 static ngx_http_woportal_commit_t *ngx_http_woportal_commit_get(
     ngx_http_woportal_db_t *db, ngx_thread_pool_t *tp);
-static void ngx_http_woportal_commit_before(void *data, ngx_log_t *log);
-static ngx_int_t ngx_http_woportal_commit_peek(memcached_st *mc,
-    ngx_http_woportal_call_t *call, uint32_t *flags, uint64_t *cas,
-    ngx_log_t *log);
-static void ngx_http_woportal_commit_ready(ngx_event_t *ev);
+static ngx_int_t ngx_http_woportal_commit_before(
+    ngx_http_woportal_call_t *call);
+static void ngx_http_woportal_commit_leased(ngx_http_woportal_mc_op_t *op);
+static void ngx_http_woportal_commit_peeked(ngx_http_woportal_mc_op_t *op);
+static void ngx_http_woportal_commit_deleted(ngx_http_woportal_mc_op_t *op);
+static void ngx_http_woportal_commit_ready(ngx_http_woportal_call_t *call,
+    ngx_http_woportal_mc_op_t *op);
 static void ngx_http_woportal_commit_queue(ngx_http_woportal_commit_t *c,
     ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_commit_flush(ngx_event_t *ev);
@@ -97,11 +100,23 @@ static void ngx_http_woportal_commit_result(ngx_http_woportal_call_t *call,
 static void ngx_http_woportal_commit_fail(ngx_http_woportal_call_t *first,
     const char *text);
 static void ngx_http_woportal_commit_done(ngx_event_t *ev);
+static void ngx_http_woportal_commit_after(ngx_http_woportal_commit_t *c,
+    ngx_http_woportal_call_t *call);
+static void ngx_http_woportal_commit_cached(ngx_http_woportal_mc_op_t *op);
+static void ngx_http_woportal_commit_uncached(ngx_http_woportal_mc_op_t *op);
+static void ngx_http_woportal_commit_failed(ngx_http_woportal_call_t *call,
+    const char *error);
+static void ngx_http_woportal_commit_index(ngx_http_woportal_call_t *call);
+static void ngx_http_woportal_commit_indexed(ngx_http_woportal_mc_op_t *op);
+static void ngx_http_woportal_commit_index_thread(void *data,
+    ngx_log_t *log);
+static void ngx_http_woportal_commit_index_done(ngx_event_t *ev);
+static void ngx_http_woportal_commit_answered(ngx_http_woportal_call_t *call);
 static void ngx_http_woportal_commit_afters(ngx_http_woportal_commit_t *c,
     ngx_http_woportal_call_t *first);
 static void ngx_http_woportal_commit_after_thread(void *data,
     ngx_log_t *log);
-static ngx_uint_t ngx_http_woportal_commit_after(
+static ngx_uint_t ngx_http_woportal_commit_marks(
     ngx_http_woportal_call_t *call, ngx_log_t *log);
 static void ngx_http_woportal_commit_answer(ngx_event_t *ev);
 
@@ -144,23 +159,23 @@ ngx_http_woportal_commit_post(ngx_http_woportal_call_t *call,
     call->distrust = NULL;
     call->task_pool = tp;
 
-    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
-        /* a new id: there is no item to delete first */
-        call->lease = 0;
-        ngx_http_woportal_commit_queue(c, call);
-
-    } else if (ngx_http_woportal_store_task(call, tp,
-                                            ngx_http_woportal_commit_before,
-                                            ngx_http_woportal_commit_ready)
-               != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    call->lease = 0;
+    call->cached = 0;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, call->request->connection->log, 0,
                    "woportal: \"%V\" goes to the database", &call->key);
 
+    /* before the step before: memcached may fail it at once */
     ngx_http_woportal_store_wait(call);
+
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD) {
+        /* a new id: there is no item to delete first */
+        ngx_http_woportal_commit_queue(c, call);
+
+    } else if (ngx_http_woportal_commit_before(call) != NGX_OK) {
+        ngx_http_woportal_store_unwait(call);
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -204,113 +219,103 @@ ngx_http_woportal_commit_get(ngx_http_woportal_db_t *db,
 
 
 /*
- * In a pool thread, before the transaction: a change sets its lease over
- * the entry's item, a deletion deletes it.  call->rc tells whether
- * memcached could be reached.
+ * On the event loop, before the transaction: a change sets its lease
+ * over the entry's item (a set ends every other lease, as a delete
+ * would: once committed, the new version is CASed over it, so that the
+ * next read finds it); a deletion tells whether memcached holds the
+ * entry, then deletes it.  NGX_OK, or NGX_ERROR (nothing done).
  */
 
-static void
-ngx_http_woportal_commit_before(void *data, ngx_log_t *log)
+static ngx_int_t
+ngx_http_woportal_commit_before(ngx_http_woportal_call_t *call)
 {
-    ngx_http_woportal_call_t *call = data;
+    ngx_http_woportal_mc_op_t  *op;
 
-    uint32_t             flags;
-    uint64_t             cas;
-    memcached_st        *mc;
-    memcached_return_t   rc;
-
-    if (ngx_http_woportal_store_stale(call)) {
-        return;
-    }
-
-    call->lease = 0;
-    call->cached = 0;
-
-    mc = ngx_http_woportal_store_conn(call->store);
-
-    if (mc == NULL) {
-        call->rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-        call->rc_text = "cannot create a libmemcached handle";
-        return;
-    }
+    op = ngx_http_woportal_store_op(call, NULL);
 
     if (call->op == NGX_HTTP_WOPORTAL_STORE_DELETE) {
         /*
-         * whether memcached holds the entry: async mode answers changes
-         * before SQL has them, and SQL without it must not make its
-         * deletion 404
+         * async mode answers changes before SQL has them, and SQL
+         * without it must not make its deletion 404
          */
-        call->cached = (ngx_http_woportal_commit_peek(mc, call, &flags, &cas,
-                                                      log)
-                        == NGX_OK
-                        && flags == NGX_HTTP_WOPORTAL_FORMAT_JSON);
-
-        rc = memcached_delete(mc, (char *) call->key.data, call->key.len,
-                              (time_t) 0);
-
-        if (rc == MEMCACHED_NOTFOUND) {
-            rc = MEMCACHED_SUCCESS;
-        }
+        op->opcode = NGX_HTTP_WOPORTAL_MC_GET;
+        op->handler = ngx_http_woportal_commit_peeked;
 
     } else {
-        /*
-         * A change puts its own lease over the item (a set ends every
-         * other lease, as a delete would): once committed, the new
-         * version is CASed over it, so that the next read finds it
-         */
-        rc = memcached_set(mc, (char *) call->key.data, call->key.len, "",
-                           0, NGX_HTTP_WOPORTAL_LEASE_TIME,
-                           NGX_HTTP_WOPORTAL_FORMAT_LEASE);
-
-        if (rc == MEMCACHED_SUCCESS
-            && ngx_http_woportal_commit_peek(mc, call, &flags, &cas, log)
-               == NGX_OK
-            && flags == NGX_HTTP_WOPORTAL_FORMAT_LEASE)
-        {
-            /* not set over meanwhile: the lease's CAS */
-            call->lease = cas;
-        }
+        op->opcode = NGX_HTTP_WOPORTAL_MC_SET;
+        op->flags = NGX_HTTP_WOPORTAL_FORMAT_LEASE;
+        op->exptime = NGX_HTTP_WOPORTAL_LEASE_TIME;
+        op->handler = ngx_http_woportal_commit_leased;
     }
 
-    call->rc = rc;
-    call->rc_text = memcached_strerror(mc, rc);
-
-    ngx_http_woportal_store_health(call);
+    return ngx_http_woportal_mc_post(call->store->client, op);
 }
 
-
-/* the flags and CAS of the entry's item: NGX_OK, or none to be had */
-
-static ngx_int_t
-ngx_http_woportal_commit_peek(memcached_st *mc,
-    ngx_http_woportal_call_t *call, uint32_t *flags, uint64_t *cas,
-    ngx_log_t *log)
-{
-    ngx_str_t  value;
-
-    if (ngx_http_woportal_store_fetch(mc, &call->key, &value, flags, cas,
-                                      log)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
-
-    free(value.data);
-
-    return NGX_OK;
-}
-
-
-/* on the event loop: memcached was reached, or the write is answered */
 
 static void
-ngx_http_woportal_commit_ready(ngx_event_t *ev)
+ngx_http_woportal_commit_leased(ngx_http_woportal_mc_op_t *op)
 {
-    ngx_http_woportal_call_t *call = ev->data;
+    ngx_http_woportal_call_t *call = op->data;
 
+    /* the set answers the lease's CAS */
+    call->lease = op->cas_out;
+
+    ngx_http_woportal_commit_ready(call, op);
+}
+
+
+static void
+ngx_http_woportal_commit_peeked(ngx_http_woportal_mc_op_t *op)
+{
+    ngx_http_woportal_call_t *call = op->data;
+
+    if (op->rc != NGX_OK
+        || (op->status != NGX_HTTP_WOPORTAL_MC_OK
+            && op->status != NGX_HTTP_WOPORTAL_MC_NOT_FOUND))
+    {
+        ngx_http_woportal_commit_ready(call, op);
+        return;
+    }
+
+    call->cached = (op->status == NGX_HTTP_WOPORTAL_MC_OK
+                    && (op->flags_out == NGX_HTTP_WOPORTAL_FORMAT_ENTRY
+                        || op->flags_out == NGX_HTTP_WOPORTAL_FORMAT_JSON));
+
+    op = ngx_http_woportal_store_op(call, NULL);
+    op->opcode = NGX_HTTP_WOPORTAL_MC_DELETE;
+    op->handler = ngx_http_woportal_commit_deleted;
+
+    if (ngx_http_woportal_mc_post(call->store->client, op) != NGX_OK) {
+        call->rc = MEMCACHED_FAILURE;
+        call->rc_text = "no memory";
+        ngx_http_woportal_store_complete(call);
+    }
+}
+
+
+static void
+ngx_http_woportal_commit_deleted(ngx_http_woportal_mc_op_t *op)
+{
+    if (op->rc == NGX_OK && op->status == NGX_HTTP_WOPORTAL_MC_NOT_FOUND) {
+        op->status = NGX_HTTP_WOPORTAL_MC_OK;
+    }
+
+    ngx_http_woportal_commit_ready(op->data, op);
+}
+
+
+/* memcached was reached: the write waits for its transaction */
+
+static void
+ngx_http_woportal_commit_ready(ngx_http_woportal_call_t *call,
+    ngx_http_woportal_mc_op_t *op)
+{
     ngx_http_woportal_commit_t  *c;
 
+    ngx_http_woportal_store_result(call, op);
+
     if (call->rc != MEMCACHED_SUCCESS) {
+        /* 503: nothing was changed */
         ngx_http_woportal_store_complete(call);
         return;
     }
@@ -520,8 +525,7 @@ ngx_http_woportal_commit_done(ngx_event_t *ev)
 {
     ngx_http_woportal_commit_t *c = ev->data;
 
-    ngx_uint_t                 n;
-    ngx_http_woportal_call_t  *call, *next, *first, **last;
+    ngx_http_woportal_call_t  *call, *next;
 
     call = c->batch;
     c->batch = NULL;
@@ -531,13 +535,10 @@ ngx_http_woportal_commit_done(ngx_event_t *ev)
         ngx_post_event(&c->flush, &ngx_posted_events);
     }
 
-    first = NULL;
-    last = &first;
-    n = 0;
-
     for ( /* void */ ; call; call = next) {
         /* a call's request may be freed by its done handler */
         next = call->next;
+        call->next = NULL;
 
         if (call->rc != MEMCACHED_SUCCESS) {
             ngx_http_woportal_store_complete(call);
@@ -548,29 +549,227 @@ ngx_http_woportal_commit_done(ngx_event_t *ev)
         call->distrust = c->distrust;
         c->distrust = NULL;
 
-        if (first && first->store != call->store) {
-            /* one memcached a task: one that stalls holds up no other */
-            ngx_http_woportal_commit_afters(c, first);
-            first = NULL;
-            last = &first;
-            n = 0;
+        if (call->distrust) {
+            /* the marks go in a pool thread, with the write's calls */
+            ngx_http_woportal_commit_afters(c, call);
+            continue;
         }
 
-        call->next = NULL;
-        *last = call;
-        last = &call->next;
+        ngx_http_woportal_commit_after(c, call);
+    }
+}
 
-        if (++n == NGX_HTTP_WOPORTAL_AFTER_MAX) {
-            ngx_http_woportal_commit_afters(c, first);
-            first = NULL;
-            last = &first;
-            n = 0;
+
+/*
+ * After the commit, on the event loop: the new version is set over the
+ * write's own lease (a new entry's is set), else the item is deleted;
+ * then the index learns the change.  The change is committed whatever
+ * fails here: the request is answered 2xx, and a record that could not
+ * be appended leaves the index to be rebuilt.
+ */
+
+static void
+ngx_http_woportal_commit_after(ngx_http_woportal_commit_t *c,
+    ngx_http_woportal_call_t *call)
+{
+    ngx_http_woportal_mc_op_t  *op;
+
+    op = ngx_http_woportal_store_op(call, NULL);
+
+    if (call->op == NGX_HTTP_WOPORTAL_STORE_ADD || call->lease) {
+        /*
+         * A new id: no older version of it exists to be served instead.
+         * A change: over its own lease only, anything else there
+         * (another write's lease, a reader's fill of an older row,
+         * nothing after a flush) makes the CAS fail, and the item is
+         * deleted
+         */
+        op->opcode = NGX_HTTP_WOPORTAL_MC_SET;
+        op->value = call->value;
+        op->flags = call->flags;
+        op->cas = call->lease;
+        op->handler = ngx_http_woportal_commit_cached;
+
+    } else {
+        op->opcode = NGX_HTTP_WOPORTAL_MC_DELETE;
+        op->handler = ngx_http_woportal_commit_uncached;
+    }
+
+    if (ngx_http_woportal_mc_post(call->store->client, op) != NGX_OK) {
+        ngx_http_woportal_commit_failed(call, "no memory");
+    }
+}
+
+
+static void
+ngx_http_woportal_commit_cached(ngx_http_woportal_mc_op_t *op)
+{
+    ngx_http_woportal_call_t *call = op->data;
+
+    if (op->rc != NGX_OK) {
+        ngx_http_woportal_commit_failed(call, op->error);
+        return;
+    }
+
+    switch (op->status) {
+
+    case NGX_HTTP_WOPORTAL_MC_OK:
+        ngx_http_woportal_commit_index(call);
+        return;
+
+    case NGX_HTTP_WOPORTAL_MC_EXISTS:
+    case NGX_HTTP_WOPORTAL_MC_NOT_FOUND:
+    case NGX_HTTP_WOPORTAL_MC_NOT_STORED:
+        break;
+
+    default:
+        ngx_http_woportal_commit_failed(call, "memcached refused the value");
+        return;
+    }
+
+    op = ngx_http_woportal_store_op(call, NULL);
+    op->opcode = NGX_HTTP_WOPORTAL_MC_DELETE;
+    op->handler = ngx_http_woportal_commit_uncached;
+
+    if (ngx_http_woportal_mc_post(call->store->client, op) != NGX_OK) {
+        ngx_http_woportal_commit_failed(call, "no memory");
+    }
+}
+
+
+static void
+ngx_http_woportal_commit_uncached(ngx_http_woportal_mc_op_t *op)
+{
+    ngx_http_woportal_call_t *call = op->data;
+
+    if (op->rc != NGX_OK) {
+        ngx_http_woportal_commit_failed(call, op->error);
+        return;
+    }
+
+    if (op->status != NGX_HTTP_WOPORTAL_MC_OK
+        && op->status != NGX_HTTP_WOPORTAL_MC_NOT_FOUND)
+    {
+        ngx_http_woportal_commit_failed(call, "memcached refused a delete");
+        return;
+    }
+
+    ngx_http_woportal_commit_index(call);
+}
+
+
+/*
+ * The item was deleted before the transaction: only a lease taken since
+ * can be left, and it expires
+ */
+
+static void
+ngx_http_woportal_commit_failed(ngx_http_woportal_call_t *call,
+    const char *error)
+{
+    ngx_log_error(NGX_LOG_ERR, call->request->connection->log, 0,
+                  "woportal: \"%V\" is committed but memcached failed "
+                  "after the commit: %s", &call->key, error);
+
+    call->index_rc = NGX_ERROR;
+
+    ngx_http_woportal_commit_answered(call);
+}
+
+
+/* the record appended, quietly: an append is answered only if refused */
+
+static void
+ngx_http_woportal_commit_index(ngx_http_woportal_call_t *call)
+{
+    if (call->record.len == 0) {
+        ngx_http_woportal_commit_answered(call);
+        return;
+    }
+
+    if (ngx_http_woportal_store_append(call, ngx_http_woportal_commit_indexed)
+        != NGX_OK)
+    {
+        call->index_rc = NGX_ERROR;
+        ngx_http_woportal_commit_answered(call);
+    }
+}
+
+
+static void
+ngx_http_woportal_commit_indexed(ngx_http_woportal_mc_op_t *op)
+{
+    ngx_http_woportal_call_t *call = op->data;
+
+    if (op->rc == NGX_OK && op->status != NGX_HTTP_WOPORTAL_MC_OK) {
+        /*
+         * Refused: the shard is full (a pool thread compacts it) or
+         * missing (lost: the index is rebuilt from SQL)
+         */
+        if (ngx_http_woportal_store_task(call, call->task_pool,
+                                         ngx_http_woportal_commit_index_thread,
+                                         ngx_http_woportal_commit_index_done)
+            == NGX_OK)
+        {
+            return;
         }
     }
 
-    if (first) {
-        ngx_http_woportal_commit_afters(c, first);
+    if (op->rc != NGX_OK || op->status != NGX_HTTP_WOPORTAL_MC_OK) {
+        call->index_rc = NGX_ERROR;
     }
+
+    ngx_http_woportal_commit_answered(call);
+}
+
+
+/* in a pool thread: a record memcached refused */
+
+static void
+ngx_http_woportal_commit_index_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_woportal_call_t *call = data;
+
+    memcached_st  *mc;
+
+    mc = ngx_http_woportal_libmc_conn(call->store);
+
+    if (mc == NULL
+        || (ngx_http_woportal_index_append(mc, &call->index_key,
+                                           &call->record, &call->index_count,
+                                           0, log)
+            != NGX_OK
+            && ngx_http_woportal_index_distrust(mc, call->index_marks, log)
+               != NGX_OK))
+    {
+        call->index_rc = NGX_ERROR;
+    }
+}
+
+
+static void
+ngx_http_woportal_commit_index_done(ngx_event_t *ev)
+{
+    ngx_http_woportal_commit_answered(ev->data);
+}
+
+
+/* a committed write is answered */
+
+static void
+ngx_http_woportal_commit_answered(ngx_http_woportal_call_t *call)
+{
+    ngx_http_woportal_commit_t  *c;
+
+    if (call->index_rc != NGX_OK) {
+        /* the next write that reaches memcached distrusts the index */
+        c = ngx_http_woportal_commit_get(call->persist->db,
+                                         call->task_pool);
+        c->distrust = call->index_marks;
+        call->index_rc = NGX_OK;
+    }
+
+    ngx_http_woportal_store_complete(call);
 }
 
 
@@ -617,7 +816,7 @@ ngx_http_woportal_commit_afters(ngx_http_woportal_commit_t *c,
 
     for (call = first; call; call = next) {
         next = call->next;
-        c->distrust = call->index_gen;
+        c->distrust = call->index_marks;
         ngx_http_woportal_store_complete(call);
     }
 }
@@ -642,26 +841,25 @@ ngx_http_woportal_commit_after_thread(void *data, ngx_log_t *log)
             continue;
         }
 
-        failed = ngx_http_woportal_commit_after(call, log);
+        failed = ngx_http_woportal_commit_marks(call, log);
     }
 }
 
 
 /*
- * After the commit: the item is deleted again (a new entry's is set), and
- * the index learns the change.  The change is committed whatever fails
- * here: the request is answered 2xx, and call->index_rc tells the index
- * was not mended.  1 when memcached could not be reached.
+ * After the commit, in a pool thread, for a write that also deletes the
+ * marks of an index a write before could not mend: as commit_after()
+ * does, with libmemcached.  1 when memcached could not be reached.
  */
 
 static ngx_uint_t
-ngx_http_woportal_commit_after(ngx_http_woportal_call_t *call,
+ngx_http_woportal_commit_marks(ngx_http_woportal_call_t *call,
     ngx_log_t *log)
 {
     memcached_st        *mc;
     memcached_return_t   rc;
 
-    mc = ngx_http_woportal_store_conn(call->store);
+    mc = ngx_http_woportal_libmc_conn(call->store);
 
     if (mc == NULL) {
         call->index_rc = NGX_ERROR;
@@ -669,7 +867,7 @@ ngx_http_woportal_commit_after(ngx_http_woportal_call_t *call,
     }
 
     if (call->distrust
-        && ngx_http_woportal_store_distrust(mc, call->distrust, log)
+        && ngx_http_woportal_index_distrust(mc, call->distrust, log)
            == NGX_OK)
     {
         call->distrust = NULL;
@@ -719,10 +917,11 @@ ngx_http_woportal_commit_after(ngx_http_woportal_call_t *call,
     }
 
     if (call->record.len
-        && ngx_http_woportal_store_append(mc, &call->index_key,
-                                          &call->record, 0, log)
+        && ngx_http_woportal_index_append(mc, &call->index_key,
+                                          &call->record, &call->index_count,
+                                          0, log)
            != NGX_OK
-        && ngx_http_woportal_store_distrust(mc, call->index_gen, log)
+        && ngx_http_woportal_index_distrust(mc, call->index_marks, log)
            != NGX_OK)
     {
         call->index_rc = NGX_ERROR;
@@ -756,7 +955,7 @@ ngx_http_woportal_commit_answer(ngx_event_t *ev)
 
         if (call->index_rc != NGX_OK || call->distrust) {
             /* the next write that reaches memcached distrusts the index */
-            c->distrust = call->distrust ? call->distrust : call->index_gen;
+            c->distrust = call->distrust ? call->distrust : call->index_marks;
             call->index_rc = NGX_OK;
         }
 

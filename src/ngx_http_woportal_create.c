@@ -11,6 +11,14 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_create.h"
+#include "ngx_http_woportal_encode.h"
+#include "ngx_http_woportal_entry.h"
+#include "ngx_http_woportal_id.h"
+#include "ngx_http_woportal_index.h"
+#include "ngx_http_woportal_request.h"
+#include "ngx_http_woportal_response.h"
+#include "ngx_http_woportal_value.h"
 
 
 #define NGX_HTTP_WOPORTAL_CREATE_ATTEMPTS  3
@@ -26,8 +34,6 @@ static void ngx_http_woportal_create_done(ngx_http_woportal_call_t *call);
 ngx_int_t
 ngx_http_woportal_create(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
 {
-    r->connection->log->action = "creating a woportal entry";
-
     if (ngx_http_woportal_entry_create(r->pool, &ctx->entry) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -46,19 +52,25 @@ ngx_http_woportal_create_post(ngx_http_request_t *r,
 
     ngx_http_woportal_id_next(e->id);
 
-    ctx->route.id.data = e->id;
-    ctx->route.id.len = NGX_HTTP_WOPORTAL_ID_LEN;
+    ctx->id.data = e->id;
+    ctx->id.len = NGX_HTTP_WOPORTAL_ID_LEN;
 
-    /* the envelope is encoded with the stored form as its "data" */
+    /*
+     * the envelope is encoded with the stored JSON as its "data": SQL's
+     * doc, and memcached's value behind its header
+     */
 
     if (ngx_http_woportal_encode_entry(r->pool, e, &ctx->json,
-                                       &ctx->call.value)
-        != NGX_OK)
+                                       &ctx->persist.doc)
+        != NGX_OK
+        || ngx_http_woportal_value_make(r->pool, e, &ctx->persist.doc,
+                                        &ctx->call.value)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->call.flags = NGX_HTTP_WOPORTAL_FORMAT_JSON;
+    ctx->call.flags = NGX_HTTP_WOPORTAL_FORMAT_ENTRY;
 
     if (ngx_http_woportal_index_prepare(r, &ctx->call, e, e->id) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -86,7 +98,7 @@ ngx_http_woportal_create_done(ngx_http_woportal_call_t *call)
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "woportal: id \"%V\" is taken, making another",
-                      &ctx->route.id);
+                      &ctx->id);
 
         rc = ngx_http_woportal_create_post(r, ctx);
 

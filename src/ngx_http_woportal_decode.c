@@ -22,6 +22,10 @@
 #include <ngx_http.h>
 #include <yajl/yajl_parse.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_decode.h"
+#include "ngx_http_woportal_encode.h"
+#include "ngx_http_woportal_entry.h"
+#include "ngx_http_woportal_id.h"
 
 
 typedef enum {
@@ -69,7 +73,7 @@ typedef struct {
 
 /* in the order of ngx_http_woportal_field_e */
 
-static ngx_http_woportal_field_t  ngx_http_woportal_fields[] = {
+static ngx_http_woportal_field_t  ngx_http_woportal_decode_fields[] = {
 
     { ngx_string("_id"), NGX_HTTP_WOPORTAL_T_ID,
       NGX_HTTP_WOPORTAL_D },
@@ -126,7 +130,7 @@ static ngx_http_woportal_field_t  ngx_http_woportal_fields[] = {
 
 /* what a value of each type must be, for details */
 
-static char  *ngx_http_woportal_expected[] = {
+static char  *ngx_http_woportal_decode_expected[] = {
     "must be a string of 1 to 64 characters",
     "must be one of pending, in_progress, completed, cancelled",
     "must be one of view_only, comment, full_access",
@@ -181,69 +185,73 @@ typedef struct {
 } ngx_http_woportal_decoder_t;
 
 
-static ngx_int_t ngx_http_woportal_prescan(u_char *p, size_t len);
-static int ngx_http_woportal_null(void *ctx);
-static int ngx_http_woportal_boolean(void *ctx, int b);
-static int ngx_http_woportal_number(void *ctx, const char *s, size_t len);
-static int ngx_http_woportal_string(void *ctx, const unsigned char *s,
+static ngx_int_t ngx_http_woportal_decode_prescan(u_char *p, size_t len);
+static int ngx_http_woportal_decode_null(void *ctx);
+static int ngx_http_woportal_decode_boolean(void *ctx, int b);
+static int ngx_http_woportal_decode_number(void *ctx, const char *s,
     size_t len);
-static int ngx_http_woportal_start_map(void *ctx);
-static int ngx_http_woportal_map_key(void *ctx, const unsigned char *s,
+static int ngx_http_woportal_decode_string(void *ctx, const unsigned char *s,
     size_t len);
-static int ngx_http_woportal_end_map(void *ctx);
-static int ngx_http_woportal_start_array(void *ctx);
-static int ngx_http_woportal_end_array(void *ctx);
-static int ngx_http_woportal_scalar(ngx_http_woportal_decoder_t *d,
+static int ngx_http_woportal_decode_start_map(void *ctx);
+static int ngx_http_woportal_decode_map_key(void *ctx, const unsigned char *s,
+    size_t len);
+static int ngx_http_woportal_decode_start_array(void *ctx);
+static int ngx_http_woportal_decode_scalar(ngx_http_woportal_decoder_t *d,
     ngx_http_woportal_json_e type, u_char *s, size_t len);
-static int ngx_http_woportal_start(ngx_http_woportal_decoder_t *d,
+static int ngx_http_woportal_decode_start(ngx_http_woportal_decoder_t *d,
     ngx_uint_t map);
-static int ngx_http_woportal_end(ngx_http_woportal_decoder_t *d);
-static void ngx_http_woportal_value_done(ngx_http_woportal_decoder_t *d);
-static void ngx_http_woportal_skip(ngx_http_woportal_decoder_t *d,
+static int ngx_http_woportal_decode_end(void *ctx);
+static void ngx_http_woportal_decode_value_done(ngx_http_woportal_decoder_t *d);
+static void ngx_http_woportal_decode_skip(ngx_http_woportal_decoder_t *d,
     ngx_uint_t to);
-static void ngx_http_woportal_field_value(ngx_http_woportal_decoder_t *d,
+static void ngx_http_woportal_decode_field_value(ngx_http_woportal_decoder_t *d,
     ngx_http_woportal_json_e type, u_char *s, size_t len);
-static void ngx_http_woportal_item_value(ngx_http_woportal_decoder_t *d,
+static void ngx_http_woportal_decode_item_value(ngx_http_woportal_decoder_t *d,
     ngx_http_woportal_json_e type, u_char *s, size_t len);
-static void ngx_http_woportal_change_value(ngx_http_woportal_decoder_t *d,
-    ngx_http_woportal_json_e type, u_char *s, size_t len);
-static void ngx_http_woportal_root_key(ngx_http_woportal_decoder_t *d,
+static void ngx_http_woportal_decode_change_value(
+    ngx_http_woportal_decoder_t *d, ngx_http_woportal_json_e type, u_char *s,
+    size_t len);
+static void ngx_http_woportal_decode_root_key(ngx_http_woportal_decoder_t *d,
     u_char *s, size_t len);
-static void ngx_http_woportal_change_key(ngx_http_woportal_decoder_t *d,
+static void ngx_http_woportal_decode_change_key(ngx_http_woportal_decoder_t *d,
     u_char *s, size_t len);
-static void ngx_http_woportal_change_end(ngx_http_woportal_decoder_t *d);
-static void ngx_http_woportal_array_end(ngx_http_woportal_decoder_t *d);
-static int ngx_http_woportal_capture_start(ngx_http_woportal_decoder_t *d,
-    ngx_uint_t map);
-static int ngx_http_woportal_capture_key(ngx_http_woportal_decoder_t *d,
+static void ngx_http_woportal_decode_change_end(ngx_http_woportal_decoder_t *d);
+static void ngx_http_woportal_decode_array_end(ngx_http_woportal_decoder_t *d);
+static int ngx_http_woportal_decode_capture_start(
+    ngx_http_woportal_decoder_t *d, ngx_uint_t map);
+static int ngx_http_woportal_decode_capture_key(ngx_http_woportal_decoder_t *d,
     u_char *s, size_t len);
-static int ngx_http_woportal_capture_check(ngx_http_woportal_decoder_t *d,
-    yajl_gen_status rc);
-static void ngx_http_woportal_capture_end(ngx_http_woportal_decoder_t *d);
-static void ngx_http_woportal_check_required(ngx_http_woportal_decoder_t *d);
-static ngx_int_t ngx_http_woportal_detail(ngx_http_woportal_decoder_t *d,
+static int ngx_http_woportal_decode_capture_check(
+    ngx_http_woportal_decoder_t *d, yajl_gen_status rc);
+static int ngx_http_woportal_decode_capture_drop(
+    ngx_http_woportal_decoder_t *d, char *message);
+static void ngx_http_woportal_decode_capture_end(
+    ngx_http_woportal_decoder_t *d);
+static void ngx_http_woportal_decode_required(ngx_http_woportal_decoder_t *d);
+static ngx_int_t ngx_http_woportal_decode_detail(ngx_http_woportal_decoder_t *d,
     ngx_str_t *field, ngx_int_t index, char *message);
-static void ngx_http_woportal_field_error(ngx_http_woportal_decoder_t *d);
-static void ngx_http_woportal_item_error(ngx_http_woportal_decoder_t *d,
+static void ngx_http_woportal_decode_field_error(
+    ngx_http_woportal_decoder_t *d);
+static void ngx_http_woportal_decode_item_error(ngx_http_woportal_decoder_t *d,
     char *message);
-static ngx_int_t ngx_http_woportal_copy(ngx_http_woportal_decoder_t *d,
+static ngx_int_t ngx_http_woportal_decode_copy(ngx_http_woportal_decoder_t *d,
     ngx_str_t *dst, u_char *s, size_t len);
-static ngx_int_t ngx_http_woportal_parse_version(u_char *s, size_t len,
+static ngx_int_t ngx_http_woportal_decode_version(u_char *s, size_t len,
     uint64_t *version);
 
 
-static yajl_callbacks  ngx_http_woportal_callbacks = {
-    ngx_http_woportal_null,
-    ngx_http_woportal_boolean,
+static yajl_callbacks  ngx_http_woportal_decode_callbacks = {
+    ngx_http_woportal_decode_null,
+    ngx_http_woportal_decode_boolean,
     NULL,
     NULL,
-    ngx_http_woportal_number,
-    ngx_http_woportal_string,
-    ngx_http_woportal_start_map,
-    ngx_http_woportal_map_key,
-    ngx_http_woportal_end_map,
-    ngx_http_woportal_start_array,
-    ngx_http_woportal_end_array
+    ngx_http_woportal_decode_number,
+    ngx_http_woportal_decode_string,
+    ngx_http_woportal_decode_start_map,
+    ngx_http_woportal_decode_map_key,
+    ngx_http_woportal_decode_end,           /* of a map */
+    ngx_http_woportal_decode_start_array,
+    ngx_http_woportal_decode_end            /* of an array */
 };
 
 
@@ -274,14 +282,14 @@ ngx_http_woportal_decode(ngx_pool_t *pool, ngx_str_t *json,
         return NGX_ERROR;
     }
 
-    if (ngx_http_woportal_prescan(json->data, json->len) != NGX_OK) {
+    if (ngx_http_woportal_decode_prescan(json->data, json->len) != NGX_OK) {
         ngx_str_set(&d.reason, "invalid UTF-8 or unpaired surrogate escape");
         goto invalid;
     }
 
     ngx_http_woportal_yajl_funcs(pool, &funcs);
 
-    h = yajl_alloc(&ngx_http_woportal_callbacks, &funcs, &d);
+    h = yajl_alloc(&ngx_http_woportal_decode_callbacks, &funcs, &d);
     if (h == NULL) {
         return NGX_ERROR;
     }
@@ -332,7 +340,7 @@ ngx_http_woportal_decode(ngx_pool_t *pool, ngx_str_t *json,
         return NGX_DECLINED;
     }
 
-    ngx_http_woportal_check_required(&d);
+    ngx_http_woportal_decode_required(&d);
 
     if (d.nomem) {
         return NGX_ERROR;
@@ -380,7 +388,7 @@ invalid:
  */
 
 static ngx_int_t
-ngx_http_woportal_prescan(u_char *p, size_t len)
+ngx_http_woportal_decode_prescan(u_char *p, size_t len)
 {
     u_char      *last, c;
     ngx_int_t    cp, hi, n;
@@ -498,66 +506,53 @@ ngx_http_woportal_prescan(u_char *p, size_t len)
 
 
 static int
-ngx_http_woportal_null(void *ctx)
+ngx_http_woportal_decode_null(void *ctx)
 {
-    return ngx_http_woportal_scalar(ctx, NGX_HTTP_WOPORTAL_J_NULL, NULL, 0);
+    return ngx_http_woportal_decode_scalar(ctx, NGX_HTTP_WOPORTAL_J_NULL,
+                                           NULL, 0);
 }
 
 
 static int
-ngx_http_woportal_boolean(void *ctx, int b)
+ngx_http_woportal_decode_boolean(void *ctx, int b)
 {
-    return ngx_http_woportal_scalar(ctx, NGX_HTTP_WOPORTAL_J_BOOL,
-                                    NULL, b ? 1 : 0);
+    return ngx_http_woportal_decode_scalar(ctx, NGX_HTTP_WOPORTAL_J_BOOL,
+                                           NULL, b ? 1 : 0);
 }
 
 
 static int
-ngx_http_woportal_number(void *ctx, const char *s, size_t len)
+ngx_http_woportal_decode_number(void *ctx, const char *s, size_t len)
 {
-    return ngx_http_woportal_scalar(ctx, NGX_HTTP_WOPORTAL_J_NUMBER,
-                                    (u_char *) s, len);
+    return ngx_http_woportal_decode_scalar(ctx, NGX_HTTP_WOPORTAL_J_NUMBER,
+                                           (u_char *) s, len);
 }
 
 
 static int
-ngx_http_woportal_string(void *ctx, const unsigned char *s, size_t len)
+ngx_http_woportal_decode_string(void *ctx, const unsigned char *s, size_t len)
 {
-    return ngx_http_woportal_scalar(ctx, NGX_HTTP_WOPORTAL_J_STRING,
-                                    (u_char *) s, len);
+    return ngx_http_woportal_decode_scalar(ctx, NGX_HTTP_WOPORTAL_J_STRING,
+                                           (u_char *) s, len);
 }
 
 
 static int
-ngx_http_woportal_start_map(void *ctx)
+ngx_http_woportal_decode_start_map(void *ctx)
 {
-    return ngx_http_woportal_start(ctx, 1);
+    return ngx_http_woportal_decode_start(ctx, 1);
 }
 
 
 static int
-ngx_http_woportal_start_array(void *ctx)
+ngx_http_woportal_decode_start_array(void *ctx)
 {
-    return ngx_http_woportal_start(ctx, 0);
+    return ngx_http_woportal_decode_start(ctx, 0);
 }
 
 
 static int
-ngx_http_woportal_end_map(void *ctx)
-{
-    return ngx_http_woportal_end(ctx);
-}
-
-
-static int
-ngx_http_woportal_end_array(void *ctx)
-{
-    return ngx_http_woportal_end(ctx);
-}
-
-
-static int
-ngx_http_woportal_map_key(void *ctx, const unsigned char *s, size_t len)
+ngx_http_woportal_decode_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     ngx_http_woportal_decoder_t *d = ctx;
 
@@ -566,14 +561,14 @@ ngx_http_woportal_map_key(void *ctx, const unsigned char *s, size_t len)
     }
 
     if (d->gen) {
-        return ngx_http_woportal_capture_key(d, (u_char *) s, len);
+        return ngx_http_woportal_decode_capture_key(d, (u_char *) s, len);
     }
 
     if (d->depth == 1) {
-        ngx_http_woportal_root_key(d, (u_char *) s, len);
+        ngx_http_woportal_decode_root_key(d, (u_char *) s, len);
 
     } else if (d->depth == 3 && d->change) {
-        ngx_http_woportal_change_key(d, (u_char *) s, len);
+        ngx_http_woportal_decode_change_key(d, (u_char *) s, len);
     }
 
     return !d->nomem;
@@ -581,7 +576,7 @@ ngx_http_woportal_map_key(void *ctx, const unsigned char *s, size_t len)
 
 
 static int
-ngx_http_woportal_scalar(ngx_http_woportal_decoder_t *d,
+ngx_http_woportal_decode_scalar(ngx_http_woportal_decoder_t *d,
     ngx_http_woportal_json_e type, u_char *s, size_t len)
 {
     yajl_gen_status  rc;
@@ -609,7 +604,7 @@ ngx_http_woportal_scalar(ngx_http_woportal_decoder_t *d,
             rc = yajl_gen_string(d->gen, s, len);
         }
 
-        return ngx_http_woportal_capture_check(d, rc);
+        return ngx_http_woportal_decode_capture_check(d, rc);
     }
 
     switch (d->depth) {
@@ -619,25 +614,25 @@ ngx_http_woportal_scalar(ngx_http_woportal_decoder_t *d,
         break;
 
     case 1:
-        ngx_http_woportal_field_value(d, type, s, len);
+        ngx_http_woportal_decode_field_value(d, type, s, len);
         break;
 
     case 2:
-        ngx_http_woportal_item_value(d, type, s, len);
+        ngx_http_woportal_decode_item_value(d, type, s, len);
         break;
 
     default: /* 3 */
-        ngx_http_woportal_change_value(d, type, s, len);
+        ngx_http_woportal_decode_change_value(d, type, s, len);
     }
 
-    ngx_http_woportal_value_done(d);
+    ngx_http_woportal_decode_value_done(d);
 
     return !d->nomem;
 }
 
 
 static int
-ngx_http_woportal_start(ngx_http_woportal_decoder_t *d, ngx_uint_t map)
+ngx_http_woportal_decode_start(ngx_http_woportal_decoder_t *d, ngx_uint_t map)
 {
     ngx_http_woportal_field_t  *f;
 
@@ -651,7 +646,7 @@ ngx_http_woportal_start(ngx_http_woportal_decoder_t *d, ngx_uint_t map)
     }
 
     if (d->gen) {
-        return ngx_http_woportal_capture_start(d, map);
+        return ngx_http_woportal_decode_capture_start(d, map);
     }
 
     switch (d->depth) {
@@ -659,21 +654,21 @@ ngx_http_woportal_start(ngx_http_woportal_decoder_t *d, ngx_uint_t map)
     case 1:
         if (!map) {
             d->not_object = 1;
-            ngx_http_woportal_skip(d, 0);
+            ngx_http_woportal_decode_skip(d, 0);
         }
 
         break;
 
     case 2:
         if (d->field >= NGX_HTTP_WOPORTAL_NO_FIELD) {
-            ngx_http_woportal_skip(d, 1);
+            ngx_http_woportal_decode_skip(d, 1);
             break;
         }
 
-        f = &ngx_http_woportal_fields[d->field];
+        f = &ngx_http_woportal_decode_fields[d->field];
 
         if (map && f->type == NGX_HTTP_WOPORTAL_T_FREE) {
-            return ngx_http_woportal_capture_start(d, map);
+            return ngx_http_woportal_decode_capture_start(d, map);
         }
 
         if (!map && (f->type == NGX_HTTP_WOPORTAL_T_ACTIONS
@@ -685,13 +680,13 @@ ngx_http_woportal_start(ngx_http_woportal_decoder_t *d, ngx_uint_t map)
             break;
         }
 
-        ngx_http_woportal_field_error(d);
-        ngx_http_woportal_skip(d, 1);
+        ngx_http_woportal_decode_field_error(d);
+        ngx_http_woportal_decode_skip(d, 1);
         break;
 
     case 3:
         if (map && d->in_array
-            && ngx_http_woportal_fields[d->field].type
+            && ngx_http_woportal_decode_fields[d->field].type
                == NGX_HTTP_WOPORTAL_T_HISTORY)
         {
             d->change = ngx_array_push(&d->entry->history);
@@ -706,22 +701,26 @@ ngx_http_woportal_start(ngx_http_woportal_decoder_t *d, ngx_uint_t map)
             break;
         }
 
-        ngx_http_woportal_item_error(d, NULL);
-        ngx_http_woportal_skip(d, 2);
+        ngx_http_woportal_decode_item_error(d, NULL);
+        ngx_http_woportal_decode_skip(d, 2);
         break;
 
     default:
-        ngx_http_woportal_item_error(d, NULL);
-        ngx_http_woportal_skip(d, 3);
+        ngx_http_woportal_decode_item_error(d, NULL);
+        ngx_http_woportal_decode_skip(d, 3);
     }
 
     return !d->nomem;
 }
 
 
+/* the end of a map or of an array: yajl's callback for both */
+
 static int
-ngx_http_woportal_end(ngx_http_woportal_decoder_t *d)
+ngx_http_woportal_decode_end(void *ctx)
 {
+    ngx_http_woportal_decoder_t *d = ctx;
+
     yajl_gen_status  rc;
 
     d->depth--;
@@ -729,7 +728,7 @@ ngx_http_woportal_end(ngx_http_woportal_decoder_t *d)
     if (d->skipping) {
         if (d->depth == d->skip_to) {
             d->skipping = 0;
-            ngx_http_woportal_value_done(d);
+            ngx_http_woportal_decode_value_done(d);
         }
 
         return 1;
@@ -739,14 +738,14 @@ ngx_http_woportal_end(ngx_http_woportal_decoder_t *d)
         rc = (d->arrays & (1 << (d->depth + 1)))
              ? yajl_gen_array_close(d->gen) : yajl_gen_map_close(d->gen);
 
-        if (!ngx_http_woportal_capture_check(d, rc) || d->gen == NULL) {
+        if (!ngx_http_woportal_decode_capture_check(d, rc) || d->gen == NULL) {
             /* out of memory, or over the size limit and now skipped */
             return !d->nomem;
         }
 
         if (d->depth == 1) {
-            ngx_http_woportal_capture_end(d);
-            ngx_http_woportal_value_done(d);
+            ngx_http_woportal_decode_capture_end(d);
+            ngx_http_woportal_decode_value_done(d);
         }
 
         return !d->nomem;
@@ -756,15 +755,15 @@ ngx_http_woportal_end(ngx_http_woportal_decoder_t *d)
 
     case 2:
         if (d->change) {
-            ngx_http_woportal_change_end(d);
-            ngx_http_woportal_value_done(d);
+            ngx_http_woportal_decode_change_end(d);
+            ngx_http_woportal_decode_value_done(d);
         }
 
         break;
 
     case 1:
-        ngx_http_woportal_array_end(d);
-        ngx_http_woportal_value_done(d);
+        ngx_http_woportal_decode_array_end(d);
+        ngx_http_woportal_decode_value_done(d);
         break;
     }
 
@@ -775,7 +774,7 @@ ngx_http_woportal_end(ngx_http_woportal_decoder_t *d)
 /* a value ended at the current depth */
 
 static void
-ngx_http_woportal_value_done(ngx_http_woportal_decoder_t *d)
+ngx_http_woportal_decode_value_done(ngx_http_woportal_decoder_t *d)
 {
     switch (d->depth) {
 
@@ -799,7 +798,7 @@ ngx_http_woportal_value_done(ngx_http_woportal_decoder_t *d)
 /* ignore the container just opened, until the depth falls back to "to" */
 
 static void
-ngx_http_woportal_skip(ngx_http_woportal_decoder_t *d, ngx_uint_t to)
+ngx_http_woportal_decode_skip(ngx_http_woportal_decoder_t *d, ngx_uint_t to)
 {
     d->skipping = 1;
     d->skip_to = to;
@@ -807,17 +806,17 @@ ngx_http_woportal_skip(ngx_http_woportal_decoder_t *d, ngx_uint_t to)
 
 
 static void
-ngx_http_woportal_root_key(ngx_http_woportal_decoder_t *d, u_char *s,
+ngx_http_woportal_decode_root_key(ngx_http_woportal_decoder_t *d, u_char *s,
     size_t len)
 {
     ngx_str_t   name;
     ngx_uint_t  i;
 
     for (i = 0; i < NGX_HTTP_WOPORTAL_F_COUNT; i++) {
-        if (ngx_http_woportal_fields[i].name.len == len
-            && ngx_strncmp(ngx_http_woportal_fields[i].name.data, s, len)
+        if (ngx_http_woportal_decode_fields[i].name.len == len
+            && ngx_strncmp(ngx_http_woportal_decode_fields[i].name.data, s, len)
                == 0
-            && (ngx_http_woportal_fields[i].docs & (1 << d->doc)))
+            && (ngx_http_woportal_decode_fields[i].docs & (1 << d->doc)))
         {
             break;
         }
@@ -826,16 +825,18 @@ ngx_http_woportal_root_key(ngx_http_woportal_decoder_t *d, u_char *s,
     d->field = NGX_HTTP_WOPORTAL_SKIP_FIELD;
 
     if (i == NGX_HTTP_WOPORTAL_F_COUNT) {
-        if (ngx_http_woportal_copy(d, &name, s, len) == NGX_OK) {
-            (void) ngx_http_woportal_detail(d, &name, -1, "unknown field");
+        if (ngx_http_woportal_decode_copy(d, &name, s, len) == NGX_OK) {
+            (void) ngx_http_woportal_decode_detail(d, &name, -1,
+                                                   "unknown field");
         }
 
         return;
     }
 
     if (d->entry->set & ngx_http_woportal_bit(i)) {
-        (void) ngx_http_woportal_detail(d, &ngx_http_woportal_fields[i].name,
-                                        -1, "appears more than once");
+        (void) ngx_http_woportal_decode_detail(d,
+                   &ngx_http_woportal_decode_fields[i].name, -1,
+                   "appears more than once");
         return;
     }
 
@@ -845,12 +846,13 @@ ngx_http_woportal_root_key(ngx_http_woportal_decoder_t *d, u_char *s,
 
 
 static void
-ngx_http_woportal_field_value(ngx_http_woportal_decoder_t *d,
+ngx_http_woportal_decode_field_value(ngx_http_woportal_decoder_t *d,
     ngx_http_woportal_json_e type, u_char *s, size_t len)
 {
     size_t                      n;
     ngx_int_t                   v;
     ngx_str_t                   id;
+    ngx_uint_t                  status;
     ngx_http_woportal_entry_t  *e;
 
     if (d->field >= NGX_HTTP_WOPORTAL_NO_FIELD) {
@@ -859,7 +861,7 @@ ngx_http_woportal_field_value(ngx_http_woportal_decoder_t *d,
 
     e = d->entry;
 
-    switch (ngx_http_woportal_fields[d->field].type) {
+    switch (ngx_http_woportal_decode_fields[d->field].type) {
 
     case NGX_HTTP_WOPORTAL_T_REF:
         if (type != NGX_HTTP_WOPORTAL_J_STRING) {
@@ -871,35 +873,27 @@ ngx_http_woportal_field_value(ngx_http_woportal_decoder_t *d,
             break;
         }
 
-        (void) ngx_http_woportal_copy(d,
+        (void) ngx_http_woportal_decode_copy(d,
                    d->field == NGX_HTTP_WOPORTAL_F_WORKORDER
                    ? &e->workorder : &e->client, s, len);
         return;
 
     case NGX_HTTP_WOPORTAL_T_STATUS:
-        if (type != NGX_HTTP_WOPORTAL_J_STRING) {
-            break;
-        }
-
-        v = ngx_http_woportal_enum(ngx_http_woportal_statuses, s, len);
-        if (v == NGX_ERROR) {
-            break;
-        }
-
-        e->status = v;
-        return;
-
     case NGX_HTTP_WOPORTAL_T_ACCESS:
         if (type != NGX_HTTP_WOPORTAL_J_STRING) {
             break;
         }
 
-        v = ngx_http_woportal_enum(ngx_http_woportal_access_levels, s, len);
+        status = (d->field == NGX_HTTP_WOPORTAL_F_STATUS);
+
+        v = ngx_http_woportal_enum(status ? ngx_http_woportal_statuses
+                                          : ngx_http_woportal_access_levels,
+                                   s, len);
         if (v == NGX_ERROR) {
             break;
         }
 
-        e->access_level = v;
+        *(status ? &e->status : &e->access_level) = v;
         return;
 
     case NGX_HTTP_WOPORTAL_T_EXPIRY:
@@ -948,7 +942,7 @@ ngx_http_woportal_field_value(ngx_http_woportal_decoder_t *d,
             break;
         }
 
-        (void) ngx_http_woportal_copy(d, &e->notes, s, len);
+        (void) ngx_http_woportal_decode_copy(d, &e->notes, s, len);
         return;
 
     case NGX_HTTP_WOPORTAL_T_ID:
@@ -966,7 +960,7 @@ ngx_http_woportal_field_value(ngx_http_woportal_decoder_t *d,
 
     case NGX_HTTP_WOPORTAL_T_VERSION:
         if (type != NGX_HTTP_WOPORTAL_J_NUMBER
-            || ngx_http_woportal_parse_version(s, len, &e->version)
+            || ngx_http_woportal_decode_version(s, len, &e->version)
                != NGX_OK)
         {
             break;
@@ -979,12 +973,12 @@ ngx_http_woportal_field_value(ngx_http_woportal_decoder_t *d,
         break;
     }
 
-    ngx_http_woportal_field_error(d);
+    ngx_http_woportal_decode_field_error(d);
 }
 
 
 static void
-ngx_http_woportal_item_value(ngx_http_woportal_decoder_t *d,
+ngx_http_woportal_decode_item_value(ngx_http_woportal_decoder_t *d,
     ngx_http_woportal_json_e type, u_char *s, size_t len)
 {
     size_t                      n;
@@ -999,7 +993,7 @@ ngx_http_woportal_item_value(ngx_http_woportal_decoder_t *d,
 
     e = d->entry;
 
-    switch (ngx_http_woportal_fields[d->field].type) {
+    switch (ngx_http_woportal_decode_fields[d->field].type) {
 
     case NGX_HTTP_WOPORTAL_T_ACTIONS:
         if (type != NGX_HTTP_WOPORTAL_J_STRING) {
@@ -1013,7 +1007,7 @@ ngx_http_woportal_item_value(ngx_http_woportal_decoder_t *d,
 
         for (i = 0; i < e->nactions; i++) {
             if (e->actions[i] == v) {
-                ngx_http_woportal_item_error(d, "is a duplicate");
+                ngx_http_woportal_decode_item_error(d, "is a duplicate");
                 return;
             }
         }
@@ -1037,35 +1031,35 @@ ngx_http_woportal_item_value(ngx_http_woportal_decoder_t *d,
             return;
         }
 
-        (void) ngx_http_woportal_copy(d, ns, s, len);
+        (void) ngx_http_woportal_decode_copy(d, ns, s, len);
         return;
 
     default:
         break;
     }
 
-    ngx_http_woportal_item_error(d, NULL);
+    ngx_http_woportal_decode_item_error(d, NULL);
 }
 
 
 static void
-ngx_http_woportal_array_end(ngx_http_woportal_decoder_t *d)
+ngx_http_woportal_decode_array_end(ngx_http_woportal_decoder_t *d)
 {
     if (!d->in_array) {
         return;
     }
 
-    if (ngx_http_woportal_fields[d->field].type
+    if (ngx_http_woportal_decode_fields[d->field].type
         == NGX_HTTP_WOPORTAL_T_NAMESPACES
         && d->index > NGX_HTTP_WOPORTAL_NS_ITEMS)
     {
-        ngx_http_woportal_field_error(d);
+        ngx_http_woportal_decode_field_error(d);
     }
 }
 
 
 static void
-ngx_http_woportal_change_key(ngx_http_woportal_decoder_t *d, u_char *s,
+ngx_http_woportal_decode_change_key(ngx_http_woportal_decoder_t *d, u_char *s,
     size_t len)
 {
     static ngx_str_t  names[] = {
@@ -1083,7 +1077,7 @@ ngx_http_woportal_change_key(ngx_http_woportal_decoder_t *d, u_char *s,
     }
 
     if (i == NGX_HTTP_WOPORTAL_CH_NONE || (d->change_set & (1 << i))) {
-        ngx_http_woportal_item_error(d, NULL);
+        ngx_http_woportal_decode_item_error(d, NULL);
         d->change_field = NGX_HTTP_WOPORTAL_CH_NONE;
         return;
     }
@@ -1094,7 +1088,7 @@ ngx_http_woportal_change_key(ngx_http_woportal_decoder_t *d, u_char *s,
 
 
 static void
-ngx_http_woportal_change_value(ngx_http_woportal_decoder_t *d,
+ngx_http_woportal_decode_change_value(ngx_http_woportal_decoder_t *d,
     ngx_http_woportal_json_e type, u_char *s, size_t len)
 {
     ngx_int_t                    v;
@@ -1120,7 +1114,7 @@ ngx_http_woportal_change_value(ngx_http_woportal_decoder_t *d,
             break;
 
         case NGX_HTTP_WOPORTAL_CH_NOTES:
-            (void) ngx_http_woportal_copy(d, &ch->notes, s, len);
+            (void) ngx_http_woportal_decode_copy(d, &ch->notes, s, len);
             return;
 
         default: /* NGX_HTTP_WOPORTAL_CH_CHANGED_AT */
@@ -1132,12 +1126,12 @@ ngx_http_woportal_change_value(ngx_http_woportal_decoder_t *d,
         }
     }
 
-    ngx_http_woportal_item_error(d, NULL);
+    ngx_http_woportal_decode_item_error(d, NULL);
 }
 
 
 static void
-ngx_http_woportal_change_end(ngx_http_woportal_decoder_t *d)
+ngx_http_woportal_decode_change_end(ngx_http_woportal_decoder_t *d)
 {
     ngx_uint_t  need;
 
@@ -1145,7 +1139,7 @@ ngx_http_woportal_change_end(ngx_http_woportal_decoder_t *d)
            | (1 << NGX_HTTP_WOPORTAL_CH_CHANGED_AT);
 
     if ((d->change_set & need) != need) {
-        ngx_http_woportal_item_error(d, NULL);
+        ngx_http_woportal_decode_item_error(d, NULL);
     }
 }
 
@@ -1157,7 +1151,7 @@ ngx_http_woportal_change_end(ngx_http_woportal_decoder_t *d)
  */
 
 static int
-ngx_http_woportal_capture_start(ngx_http_woportal_decoder_t *d,
+ngx_http_woportal_decode_capture_start(ngx_http_woportal_decoder_t *d,
     ngx_uint_t map)
 {
     ngx_array_t      *keys;
@@ -1174,13 +1168,8 @@ ngx_http_woportal_capture_start(ngx_http_woportal_decoder_t *d,
     /* the object itself is level 1 */
 
     if (d->depth - 1 > NGX_HTTP_WOPORTAL_FREE_MAX_DEPTH) {
-        (void) ngx_http_woportal_detail(d,
-                   &ngx_http_woportal_fields[d->field].name, -1,
-                   "is nested deeper than 8 levels");
-        yajl_gen_free(d->gen);
-        d->gen = NULL;
-        ngx_http_woportal_skip(d, 1);
-        return !d->nomem;
+        return ngx_http_woportal_decode_capture_drop(d,
+                                            "is nested deeper than 8 levels");
     }
 
     keys = &d->keys[d->depth];
@@ -1202,12 +1191,12 @@ ngx_http_woportal_capture_start(ngx_http_woportal_decoder_t *d,
         rc = yajl_gen_array_open(d->gen);
     }
 
-    return ngx_http_woportal_capture_check(d, rc);
+    return ngx_http_woportal_decode_capture_check(d, rc);
 }
 
 
 static int
-ngx_http_woportal_capture_key(ngx_http_woportal_decoder_t *d, u_char *s,
+ngx_http_woportal_decode_capture_key(ngx_http_woportal_decoder_t *d, u_char *s,
     size_t len)
 {
     ngx_str_t    *k;
@@ -1219,13 +1208,8 @@ ngx_http_woportal_capture_key(ngx_http_woportal_decoder_t *d, u_char *s,
 
     for (i = 0; i < keys->nelts; i++) {
         if (k[i].len == len && ngx_memcmp(k[i].data, s, len) == 0) {
-            (void) ngx_http_woportal_detail(d,
-                       &ngx_http_woportal_fields[d->field].name, -1,
-                       "holds a duplicate key");
-            yajl_gen_free(d->gen);
-            d->gen = NULL;
-            ngx_http_woportal_skip(d, 1);
-            return !d->nomem;
+            return ngx_http_woportal_decode_capture_drop(d,
+                                                     "holds a duplicate key");
         }
     }
 
@@ -1235,18 +1219,19 @@ ngx_http_woportal_capture_key(ngx_http_woportal_decoder_t *d, u_char *s,
         return 0;
     }
 
-    if (ngx_http_woportal_copy(d, k, s, len) != NGX_OK) {
+    if (ngx_http_woportal_decode_copy(d, k, s, len) != NGX_OK) {
         return 0;
     }
 
-    return ngx_http_woportal_capture_check(d, yajl_gen_string(d->gen, s, len));
+    return ngx_http_woportal_decode_capture_check(d,
+                                       yajl_gen_string(d->gen, s, len));
 }
 
 
 /* after each event: the compact form may not grow past the limit */
 
 static int
-ngx_http_woportal_capture_check(ngx_http_woportal_decoder_t *d,
+ngx_http_woportal_decode_capture_check(ngx_http_woportal_decoder_t *d,
     yajl_gen_status rc)
 {
     size_t                len;
@@ -1263,28 +1248,40 @@ ngx_http_woportal_capture_check(ngx_http_woportal_decoder_t *d,
         return 1;
     }
 
-    (void) ngx_http_woportal_detail(d,
-               &ngx_http_woportal_fields[d->field].name, -1,
-               "is larger than 16384 bytes of compact JSON");
-
-    yajl_gen_free(d->gen);
-    d->gen = NULL;
-
     /* the container just opened or the scalar just read: skip the rest */
 
-    ngx_http_woportal_skip(d, 1);
+    (void) ngx_http_woportal_decode_capture_drop(d,
+                               "is larger than 16384 bytes of compact JSON");
 
     if (d->depth == 1) {
         d->skipping = 0;
-        ngx_http_woportal_value_done(d);
+        ngx_http_woportal_decode_value_done(d);
     }
 
     return !d->nomem;
 }
 
 
+/* a free object refused: its detail, and the rest of it skipped */
+
+static int
+ngx_http_woportal_decode_capture_drop(ngx_http_woportal_decoder_t *d,
+    char *message)
+{
+    (void) ngx_http_woportal_decode_detail(d,
+               &ngx_http_woportal_decode_fields[d->field].name, -1, message);
+
+    yajl_gen_free(d->gen);
+    d->gen = NULL;
+
+    ngx_http_woportal_decode_skip(d, 1);
+
+    return !d->nomem;
+}
+
+
 static void
-ngx_http_woportal_capture_end(ngx_http_woportal_decoder_t *d)
+ngx_http_woportal_decode_capture_end(ngx_http_woportal_decoder_t *d)
 {
     size_t                len;
     ngx_str_t            *json;
@@ -1294,7 +1291,7 @@ ngx_http_woportal_capture_end(ngx_http_woportal_decoder_t *d)
 
     json = &d->entry->free[ngx_http_woportal_free_index(d->field)];
 
-    (void) ngx_http_woportal_copy(d, json, (u_char *) buf, len);
+    (void) ngx_http_woportal_decode_copy(d, json, (u_char *) buf, len);
 
     yajl_gen_free(d->gen);
     d->gen = NULL;
@@ -1302,7 +1299,7 @@ ngx_http_woportal_capture_end(ngx_http_woportal_decoder_t *d)
 
 
 static void
-ngx_http_woportal_check_required(ngx_http_woportal_decoder_t *d)
+ngx_http_woportal_decode_required(ngx_http_woportal_decoder_t *d)
 {
     uint32_t    need;
     ngx_uint_t  i;
@@ -1330,16 +1327,16 @@ ngx_http_woportal_check_required(ngx_http_woportal_decoder_t *d)
         if ((need & ngx_http_woportal_bit(i))
             && !(d->entry->set & ngx_http_woportal_bit(i)))
         {
-            (void) ngx_http_woportal_detail(d,
-                                            &ngx_http_woportal_fields[i].name,
-                                            -1, "is required");
+            (void) ngx_http_woportal_decode_detail(d,
+                       &ngx_http_woportal_decode_fields[i].name, -1,
+                       "is required");
         }
     }
 }
 
 
 static void
-ngx_http_woportal_field_error(ngx_http_woportal_decoder_t *d)
+ngx_http_woportal_decode_field_error(ngx_http_woportal_decoder_t *d)
 {
     ngx_http_woportal_field_t  *f;
 
@@ -1347,15 +1344,16 @@ ngx_http_woportal_field_error(ngx_http_woportal_decoder_t *d)
         return;
     }
 
-    f = &ngx_http_woportal_fields[d->field];
+    f = &ngx_http_woportal_decode_fields[d->field];
 
-    (void) ngx_http_woportal_detail(d, &f->name, -1,
-                                    ngx_http_woportal_expected[f->type]);
+    (void) ngx_http_woportal_decode_detail(d, &f->name, -1,
+                               ngx_http_woportal_decode_expected[f->type]);
 }
 
 
 static void
-ngx_http_woportal_item_error(ngx_http_woportal_decoder_t *d, char *message)
+ngx_http_woportal_decode_item_error(ngx_http_woportal_decoder_t *d,
+    char *message)
 {
     ngx_http_woportal_field_t  *f;
 
@@ -1363,7 +1361,7 @@ ngx_http_woportal_item_error(ngx_http_woportal_decoder_t *d, char *message)
         return;
     }
 
-    f = &ngx_http_woportal_fields[d->field];
+    f = &ngx_http_woportal_decode_fields[d->field];
 
     if (message == NULL) {
         switch (f->type) {
@@ -1382,15 +1380,15 @@ ngx_http_woportal_item_error(ngx_http_woportal_decoder_t *d, char *message)
         }
     }
 
-    (void) ngx_http_woportal_detail(d, &f->name, d->index, message);
+    (void) ngx_http_woportal_decode_detail(d, &f->name, d->index, message);
 }
 
 
 /* one detail per path: a path already named keeps its first message */
 
 static ngx_int_t
-ngx_http_woportal_detail(ngx_http_woportal_decoder_t *d, ngx_str_t *field,
-    ngx_int_t index, char *message)
+ngx_http_woportal_decode_detail(ngx_http_woportal_decoder_t *d,
+    ngx_str_t *field, ngx_int_t index, char *message)
 {
     u_char                      *p;
     ngx_str_t                    path;
@@ -1436,7 +1434,7 @@ ngx_http_woportal_detail(ngx_http_woportal_decoder_t *d, ngx_str_t *field,
 
 
 static ngx_int_t
-ngx_http_woportal_copy(ngx_http_woportal_decoder_t *d, ngx_str_t *dst,
+ngx_http_woportal_decode_copy(ngx_http_woportal_decoder_t *d, ngx_str_t *dst,
     u_char *s, size_t len)
 {
     dst->len = len;
@@ -1454,7 +1452,7 @@ ngx_http_woportal_copy(ngx_http_woportal_decoder_t *d, ngx_str_t *dst,
 
 
 static ngx_int_t
-ngx_http_woportal_parse_version(u_char *s, size_t len, uint64_t *version)
+ngx_http_woportal_decode_version(u_char *s, size_t len, uint64_t *version)
 {
     size_t    i;
     uint64_t  v;

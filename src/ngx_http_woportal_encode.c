@@ -10,6 +10,8 @@
 #include <ngx_http.h>
 #include <yajl/yajl_gen.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_encode.h"
+#include "ngx_http_woportal_entry.h"
 
 
 static void *ngx_http_woportal_yajl_malloc(void *ctx, size_t size);
@@ -19,7 +21,10 @@ static void ngx_http_woportal_yajl_free(void *ctx, void *ptr);
 static yajl_gen_status ngx_http_woportal_gen_entry(yajl_gen g,
     ngx_http_woportal_entry_t *e);
 static yajl_gen_status ngx_http_woportal_gen_time(yajl_gen g, int64_t ms);
-static ngx_int_t ngx_http_woportal_gen_done(yajl_gen g, ngx_str_t *out);
+static yajl_gen ngx_http_woportal_envelope_open(ngx_pool_t *pool,
+    ngx_uint_t success, char *key);
+static ngx_int_t ngx_http_woportal_envelope_close(yajl_gen g,
+    yajl_gen_status rc, ngx_str_t *out);
 
 
 #define ngx_http_woportal_gen_key(g, s)                                      \
@@ -146,28 +151,18 @@ ngx_http_woportal_encode_entry(ngx_pool_t *pool,
     yajl_gen_status       rc;
     const unsigned char  *buf;
 
-    g = ngx_http_woportal_gen(pool);
+    g = ngx_http_woportal_envelope_open(pool, 1, "data");
     if (g == NULL) {
         return NGX_ERROR;
     }
 
-    rc = yajl_gen_map_open(g);
-    rc |= ngx_http_woportal_gen_key(g, "success");
-    rc |= yajl_gen_bool(g, 1);
-    rc |= ngx_http_woportal_gen_key(g, "data");
-
     (void) yajl_gen_get_buf(g, &buf, &start);
 
-    rc |= ngx_http_woportal_gen_entry(g, e);
+    rc = ngx_http_woportal_gen_entry(g, e);
 
     (void) yajl_gen_get_buf(g, &buf, &end);
 
-    rc |= yajl_gen_map_close(g);
-
-    if (rc != yajl_gen_status_ok
-        || ngx_http_woportal_gen_done(g, envelope) != NGX_OK)
-    {
-        yajl_gen_free(g);
+    if (ngx_http_woportal_envelope_close(g, rc, envelope) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -199,16 +194,12 @@ ngx_http_woportal_encode_list(ngx_pool_t *pool, ngx_str_t *items,
     ngx_uint_t       i;
     yajl_gen_status  rc;
 
-    g = ngx_http_woportal_gen(pool);
+    g = ngx_http_woportal_envelope_open(pool, 1, "data");
     if (g == NULL) {
         return NGX_ERROR;
     }
 
-    rc = yajl_gen_map_open(g);
-    rc |= ngx_http_woportal_gen_key(g, "success");
-    rc |= yajl_gen_bool(g, 1);
-    rc |= ngx_http_woportal_gen_key(g, "data");
-    rc |= yajl_gen_array_open(g);
+    rc = yajl_gen_array_open(g);
 
     for (i = 0; i < n; i++) {
         rc |= yajl_gen_number(g, (char *) items[i].data, items[i].len);
@@ -226,16 +217,8 @@ ngx_http_woportal_encode_list(ngx_pool_t *pool, ngx_str_t *items,
     rc |= ngx_http_woportal_gen_key(g, "total_pages");
     rc |= yajl_gen_integer(g, (long long) paging->total_pages);
     rc |= yajl_gen_map_close(g);
-    rc |= yajl_gen_map_close(g);
 
-    if (rc != yajl_gen_status_ok
-        || ngx_http_woportal_gen_done(g, out) != NGX_OK)
-    {
-        yajl_gen_free(g);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_woportal_envelope_close(g, rc, out);
 }
 
 
@@ -365,16 +348,12 @@ ngx_http_woportal_encode_error(ngx_pool_t *pool,
     yajl_gen_status              rc;
     ngx_http_woportal_detail_t  *dt;
 
-    g = ngx_http_woportal_gen(pool);
+    g = ngx_http_woportal_envelope_open(pool, 0, "error");
     if (g == NULL) {
         return NGX_ERROR;
     }
 
     rc = yajl_gen_map_open(g);
-    rc |= ngx_http_woportal_gen_key(g, "success");
-    rc |= yajl_gen_bool(g, 0);
-    rc |= ngx_http_woportal_gen_key(g, "error");
-    rc |= yajl_gen_map_open(g);
     rc |= ngx_http_woportal_gen_key(g, "code");
     rc |= ngx_http_woportal_gen_str(g, &ngx_http_woportal_codes[err->code]);
     rc |= ngx_http_woportal_gen_key(g, "message");
@@ -399,16 +378,8 @@ ngx_http_woportal_encode_error(ngx_pool_t *pool,
     }
 
     rc |= yajl_gen_map_close(g);
-    rc |= yajl_gen_map_close(g);
 
-    if (rc != yajl_gen_status_ok
-        || ngx_http_woportal_gen_done(g, out) != NGX_OK)
-    {
-        yajl_gen_free(g);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_woportal_envelope_close(g, rc, out);
 }
 
 
@@ -417,42 +388,70 @@ ngx_http_woportal_encode_error(ngx_pool_t *pool,
 ngx_int_t
 ngx_http_woportal_encode_success(ngx_pool_t *pool, ngx_str_t *out)
 {
+    yajl_gen  g;
+
+    g = ngx_http_woportal_envelope_open(pool, 1, NULL);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_woportal_envelope_close(g, yajl_gen_status_ok, out);
+}
+
+
+/*
+ * The start of every envelope: a generator with {"success":true or false
+ * written, and the key of what follows, if any.  NULL on failure.
+ */
+
+static yajl_gen
+ngx_http_woportal_envelope_open(ngx_pool_t *pool, ngx_uint_t success,
+    char *key)
+{
     yajl_gen         g;
     yajl_gen_status  rc;
 
     g = ngx_http_woportal_gen(pool);
     if (g == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     rc = yajl_gen_map_open(g);
     rc |= ngx_http_woportal_gen_key(g, "success");
-    rc |= yajl_gen_bool(g, 1);
-    rc |= yajl_gen_map_close(g);
+    rc |= yajl_gen_bool(g, (int) success);
 
-    if (rc != yajl_gen_status_ok
-        || ngx_http_woportal_gen_done(g, out) != NGX_OK)
-    {
-        yajl_gen_free(g);
-        return NGX_ERROR;
+    if (key) {
+        rc |= yajl_gen_string(g, (u_char *) key, ngx_strlen(key));
     }
 
-    return NGX_OK;
+    if (rc != yajl_gen_status_ok) {
+        yajl_gen_free(g);
+        return NULL;
+    }
+
+    return g;
 }
 
 
 /*
- * The generator's buffer is pool memory: it is handed out as it is, and
- * the generator goes with the pool.
+ * The end of every envelope: its closing brace, then out; rc is what the
+ * body's writes returned.  The generator's buffer is pool memory: it is
+ * handed out as it is, and the generator goes with the pool.
  */
 
 static ngx_int_t
-ngx_http_woportal_gen_done(yajl_gen g, ngx_str_t *out)
+ngx_http_woportal_envelope_close(yajl_gen g, yajl_gen_status rc,
+    ngx_str_t *out)
 {
     size_t                len;
     const unsigned char  *buf;
 
-    if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+    rc |= yajl_gen_map_close(g);
+
+    if (rc != yajl_gen_status_ok
+        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+    {
+        yajl_gen_free(g);
         return NGX_ERROR;
     }
 

@@ -9,6 +9,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_entry.h"
 
 
 static int64_t ngx_http_woportal_days_from_civil(int64_t y, ngx_uint_t m,

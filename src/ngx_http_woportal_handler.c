@@ -1,14 +1,16 @@
 
 /*
- * The content handler: every request in a woportal location starts here.
+ * The content handler: every request in a woportal location starts here,
+ * and this file only dispatches it.
  *
- *     authenticate -> route -> method -> (body) -> operation
+ *     route -> authenticate -> method -> (body) -> operation
  *
  * OPTIONS needs no key: it tells only the methods of a path.
  *
- * The operations live in get.c, list.c, create.c and modify.c.  Their store
- * calls run in the thread pool: the handler returns NGX_DONE and the
- * request is finished from a call's done handler.
+ * The operations live in get.c, list.c, create.c and modify.c, and what
+ * they share in request.c.  An operation goes on from its store calls'
+ * answers (NGX_DONE) and ends the request with finish(); it runs under
+ * the request's one reference (request.c: begin()).
  */
 
 
@@ -16,6 +18,20 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_auth.h"
+#include "ngx_http_woportal_body.h"
+#include "ngx_http_woportal_create.h"
+#include "ngx_http_woportal_decode.h"
+#include "ngx_http_woportal_entry.h"
+#include "ngx_http_woportal_get.h"
+#include "ngx_http_woportal_handler.h"
+#include "ngx_http_woportal_list.h"
+#include "ngx_http_woportal_modify.h"
+#include "ngx_http_woportal_openapi.h"
+#include "ngx_http_woportal_request.h"
+#include "ngx_http_woportal_response.h"
+#include "ngx_http_woportal_route.h"
+#include "ngx_http_woportal_variables.h"
 
 
 typedef struct {
@@ -32,13 +48,6 @@ static ngx_int_t ngx_http_woportal_body_op(ngx_http_request_t *r,
 
 
 /* by target; GET implies HEAD */
-
-#if (NGX_DEBUG)
-static char  *ngx_http_woportal_store_ops[] = {
-    "get", "add", "cas", "delete", "run"
-};
-#endif
-
 
 static ngx_http_woportal_methods_t  ngx_http_woportal_methods[] = {
     { 0, ngx_null_string },
@@ -72,7 +81,13 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    ngx_http_woportal_state(r, ctx, NGX_HTTP_WOPORTAL_STATE_ROUTE);
+
     ngx_http_woportal_route(&wlcf->base, &r->uri, &ctx->route);
+
+    if (ctx->route.id_valid) {
+        ctx->id = ctx->route.id;
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "woportal route: %V \"%V\": target %d, id \"%V\"",
@@ -86,8 +101,6 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
         ctx->allow = ngx_http_woportal_methods[ctx->route.target].allow;
         return ngx_http_woportal_send(r, NGX_HTTP_NO_CONTENT, NULL, 0);
     }
-
-    r->connection->log->action = "authenticating a woportal request";
 
     ctx->key = ngx_http_woportal_authorized(r, wlcf);
 
@@ -126,13 +139,13 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
     switch (ctx->op) {
 
     case NGX_HTTP_WOPORTAL_OP_GET:
-        return ngx_http_woportal_get(r, ctx);
+        return ngx_http_woportal_begin(r, ctx, ngx_http_woportal_get);
 
     case NGX_HTTP_WOPORTAL_OP_DELETE:
-        return ngx_http_woportal_delete(r, ctx);
+        return ngx_http_woportal_begin(r, ctx, ngx_http_woportal_delete);
 
     case NGX_HTTP_WOPORTAL_OP_LIST:
-        return ngx_http_woportal_list(r, ctx);
+        return ngx_http_woportal_begin(r, ctx, ngx_http_woportal_list);
 
     default:
         /* create, update, status: a JSON body */
@@ -146,11 +159,13 @@ ngx_http_woportal_handler(ngx_http_request_t *r)
                                  "the body must be application/json");
     }
 
-    r->connection->log->action = "reading a woportal request body";
+    ngx_http_woportal_state(r, ctx, NGX_HTTP_WOPORTAL_STATE_READ_BODY);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "woportal body: reading, length %O",
                    r->headers_in.content_length_n);
+
+    /* the reference the operation runs under: see request.c, begin() */
 
     rc = ngx_http_read_client_request_body(r, ngx_http_woportal_body_read);
 
@@ -200,7 +215,7 @@ ngx_http_woportal_body_read(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
 
-    r->connection->log->action = "decoding a woportal request body";
+    ngx_http_woportal_state(r, ctx, NGX_HTTP_WOPORTAL_STATE_DECODE_BODY);
 
     rc = ngx_http_woportal_body_op(r, ctx);
 
@@ -282,288 +297,4 @@ ngx_http_woportal_body_op(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
     }
 
     return ngx_http_woportal_modify(r, ctx);
-}
-
-
-/*
- * Starts a store call on the entry of ctx->route.id: NGX_DONE, or the
- * answer (503) when it cannot be posted (the pool's queue is full).
- */
-
-ngx_int_t
-ngx_http_woportal_call(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx,
-    ngx_http_woportal_store_op_e op, ngx_http_woportal_call_done_pt done)
-{
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "woportal store call: %s", ngx_http_woportal_store_ops[op]);
-
-    if (ngx_http_woportal_post_call(r, ctx, op, done) != NGX_OK) {
-        return ngx_http_woportal_unavailable(r);
-    }
-
-    return NGX_DONE;
-}
-
-
-/* the same, for a caller that answers a failure itself: NGX_OK, NGX_ERROR */
-
-ngx_int_t
-ngx_http_woportal_post_call(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx, ngx_http_woportal_store_op_e op,
-    ngx_http_woportal_call_done_pt done)
-{
-    u_char                        *p;
-    ngx_http_woportal_call_t      *call;
-    ngx_http_woportal_loc_conf_t  *wlcf;
-
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
-
-    call = &ctx->call;
-
-    call->request = r;
-    call->done = done;
-    call->store = wlcf->store;
-    call->op = op;
-
-    r->connection->log->action = "calling memcached";
-
-    if (op == NGX_HTTP_WOPORTAL_STORE_RUN) {
-        /* a list: it may have a pool of its own */
-        return ngx_http_woportal_store_post(call, wlcf->list_thread_pool);
-    }
-
-    if (call->key.data == NULL) {
-        call->key.data = ngx_pnalloc(r->pool, wlcf->key_prefix.len
-                                              + NGX_HTTP_WOPORTAL_ID_LEN);
-        if (call->key.data == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    p = ngx_cpymem(call->key.data, wlcf->key_prefix.data,
-                   wlcf->key_prefix.len);
-    p = ngx_cpymem(p, ctx->route.id.data, NGX_HTTP_WOPORTAL_ID_LEN);
-    call->key.len = p - call->key.data;
-
-    call->persist = NULL;
-    call->later = NULL;
-
-    /* a write whose record cannot be appended makes the index rebuilt */
-    call->index_gen = &wlcf->index_keys[wlcf->index_shards];
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "woportal: store call %ui \"%V\"%s", (ngx_uint_t) op,
-                   &call->key, wlcf->db ? ", persisted" : "");
-
-    if (wlcf->db == NULL) {
-        /* memcached is the only store */
-        return ngx_http_woportal_store_post(call, wlcf->thread_pool);
-    }
-
-    /* SQL is the truth */
-
-    return ngx_http_woportal_persist_post(r, ctx, op);
-}
-
-
-/*
- * The entry a get fetched, decoded into ctx->entry: NGX_OK; NGX_DECLINED
- * when it is missing, being deleted, or not visible to the request's key
- * (404, the same answer for all three); NGX_ABORT when the store is
- * unavailable or the stored value is not this entry (503: garbage is never
- * served); NGX_ERROR (500).
- */
-
-ngx_int_t
-ngx_http_woportal_stored_entry(ngx_http_request_t *r,
-    ngx_http_woportal_ctx_t *ctx)
-{
-    ngx_int_t                   rc;
-    ngx_http_woportal_call_t   *call;
-    ngx_http_woportal_error_t   err;
-
-    call = &ctx->call;
-
-    if (call->result == NGX_DECLINED
-        || (call->result == NGX_OK
-            && call->fetched_flags == NGX_HTTP_WOPORTAL_FORMAT_GONE))
-    {
-        return NGX_DECLINED;
-    }
-
-    if (call->result != NGX_OK) {
-        return NGX_ABORT;
-    }
-
-    if (call->fetched_flags != NGX_HTTP_WOPORTAL_FORMAT_JSON) {
-        /* whatever it holds, it was not stored as an entry */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "woportal: stored entry \"%V\" is corrupt: item "
-                      "flags %uD are not an entry's", &call->key,
-                      call->fetched_flags);
-        return NGX_ABORT;
-    }
-
-    if (ngx_http_woportal_entry_init(r->pool, &ctx->entry) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_woportal_decode(r->pool, &call->fetched,
-                                  NGX_HTTP_WOPORTAL_DOC_STORED,
-                                  &ctx->entry, &err);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc == NGX_OK
-        && ngx_strncmp(ctx->entry.id, ctx->route.id.data,
-                       NGX_HTTP_WOPORTAL_ID_LEN)
-           != 0)
-    {
-        ngx_str_set(&err.message, "it holds another entry's id");
-        rc = NGX_DECLINED;
-    }
-
-    if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "woportal: stored entry \"%V\" is corrupt: %V",
-                      &call->key, &err.message);
-        return NGX_ABORT;
-    }
-
-    if (!ngx_http_woportal_key_sees(ctx->key, &ctx->entry.namespaces)) {
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-/* the answer to a stored_entry() that is not NGX_OK */
-
-ngx_int_t
-ngx_http_woportal_not_stored(ngx_http_request_t *r, ngx_int_t rc)
-{
-    switch (rc) {
-
-    case NGX_DECLINED:
-        return ngx_http_woportal_not_found(r);
-
-    case NGX_ABORT:
-        return ngx_http_woportal_unavailable(r);
-
-    default:
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-}
-
-
-/*
- * If-None-Match (weak comparison) and If-Match (strong: a weak tag never
- * matches): a list of entity tags, or "*".  Before nginx 1.23 only the
- * first header line is kept.
- */
-
-ngx_int_t
-ngx_http_woportal_etag_matches(ngx_table_elt_t *h, uint64_t version,
-    ngx_uint_t weak)
-{
-    u_char      *p, *last, *start;
-    u_char       tag[NGX_INT64_LEN];
-    size_t       len;
-    ngx_uint_t   is_weak;
-
-    len = ngx_sprintf(tag, "%uL", version) - tag;
-
-#if (nginx_version >= 1023000)
-    for ( /* void */ ; h; h = h->next)
-#endif
-    {
-        p = h->value.data;
-        last = p + h->value.len;
-
-        while (p < last) {
-            while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-                p++;
-            }
-
-            if (p == last) {
-                break;
-            }
-
-            if (*p == '*') {
-                return 1;
-            }
-
-            is_weak = 0;
-
-            if (last - p >= 2 && p[0] == 'W' && p[1] == '/') {
-                is_weak = 1;
-                p += 2;
-            }
-
-            if (p == last || *p != '"') {
-                return 0;
-            }
-
-            start = ++p;
-
-            while (p < last && *p != '"') {
-                p++;
-            }
-
-            if (p == last) {
-                return 0;
-            }
-
-            if ((weak || !is_weak)
-                && (size_t) (p - start) == len
-                && ngx_strncmp(start, tag, len) == 0)
-            {
-                return 1;
-            }
-
-            p++;
-        }
-    }
-
-    return 0;
-}
-
-
-ngx_int_t
-ngx_http_woportal_unavailable(ngx_http_request_t *r)
-{
-    return ngx_http_woportal_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                        NGX_HTTP_WOPORTAL_E_STORE_UNAVAILABLE,
-                                        "the store cannot be reached; "
-                                        "nothing was changed");
-}
-
-
-ngx_int_t
-ngx_http_woportal_not_found(ngx_http_request_t *r)
-{
-    return ngx_http_woportal_send_error(r, NGX_HTTP_NOT_FOUND,
-                                        NGX_HTTP_WOPORTAL_E_NOT_FOUND,
-                                        "no such entry");
-}
-
-
-/* ends a request from a store call's done handler */
-
-void
-ngx_http_woportal_finish(ngx_http_request_t *r, ngx_int_t rc)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "woportal finish: rc %i, status %ui", rc,
-                   r->headers_out.status);
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
 }

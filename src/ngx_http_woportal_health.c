@@ -22,6 +22,11 @@
 #include <ngx_http.h>
 #include <libmemcached/memcached.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_db.h"
+#include "ngx_http_woportal_health.h"
+#include "ngx_http_woportal_libmc.h"
+#include "ngx_http_woportal_request.h"
+#include "ngx_http_woportal_store.h"
 
 
 typedef struct {
@@ -44,7 +49,10 @@ static ngx_int_t ngx_http_woportal_health_memcached(
     ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_health_sql(ngx_http_woportal_call_t *call,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_health_check(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx);
 static void ngx_http_woportal_health_done(ngx_http_woportal_call_t *call);
+static void ngx_http_woportal_health_failed(ngx_http_woportal_check_t *c);
 static ngx_int_t ngx_http_woportal_health_send(ngx_http_request_t *r,
     ngx_http_woportal_health_t *h);
 
@@ -56,14 +64,7 @@ static u_char  ngx_http_woportal_health_id[] = "000000000000000000000000";
 ngx_int_t
 ngx_http_woportal_health_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                       rc;
-    ngx_uint_t                      i, n, nstores;
-    ngx_http_woportal_db_t        **dbs;
-    ngx_http_woportal_store_t     **stores;
-    ngx_http_woportal_health_t     *h;
-    ngx_http_woportal_check_t      *checks, *c;
-    ngx_http_woportal_loc_conf_t   *wlcf;
-    ngx_http_woportal_main_conf_t  *wmcf;
+    ngx_int_t  rc;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -73,6 +74,26 @@ ngx_http_woportal_health_handler(ngx_http_request_t *r)
     if (rc != NGX_OK) {
         return rc;
     }
+
+    /* under the request's one reference, as an operation (request.c) */
+
+    return ngx_http_woportal_begin(r, NULL, ngx_http_woportal_health_check);
+}
+
+
+/* posts a check of each store: the request goes on from their answers */
+
+static ngx_int_t
+ngx_http_woportal_health_check(ngx_http_request_t *r,
+    ngx_http_woportal_ctx_t *ctx)
+{
+    ngx_uint_t                      i, n, nstores;
+    ngx_http_woportal_db_t        **dbs;
+    ngx_http_woportal_store_t     **stores;
+    ngx_http_woportal_health_t     *h;
+    ngx_http_woportal_check_t      *checks, *c;
+    ngx_http_woportal_loc_conf_t   *wlcf;
+    ngx_http_woportal_main_conf_t  *wmcf;
 
     r->connection->log->action = "checking the woportal stores";
 
@@ -107,9 +128,9 @@ ngx_http_woportal_health_handler(ngx_http_request_t *r)
             c->call.run = ngx_http_woportal_health_memcached;
 
         } else {
-            /* a pool thread's memcached handle is made, not used */
+            /* a call of its own, with no memcached (store.c) */
             c->db = dbs[i - nstores];
-            c->call.store = stores[0];
+            c->call.store = NULL;
             c->call.run = ngx_http_woportal_health_sql;
         }
 
@@ -117,13 +138,7 @@ ngx_http_woportal_health_handler(ngx_http_request_t *r)
             != NGX_OK)
         {
             /* the pool's queue is full: that is an answer too */
-            if (c->db) {
-                h->sql_failed = 1;
-
-            } else {
-                h->memcached_failed = 1;
-            }
-
+            ngx_http_woportal_health_failed(c);
             continue;
         }
 
@@ -133,8 +148,6 @@ ngx_http_woportal_health_handler(ngx_http_request_t *r)
     if (h->pending == 0) {
         return ngx_http_woportal_health_send(r, h);
     }
-
-    r->main->count++;
 
     return NGX_DONE;
 }
@@ -152,7 +165,9 @@ ngx_http_woportal_health_memcached(ngx_http_woportal_call_t *call,
 
     rc = memcached_version(mc);
 
-    if (rc != MEMCACHED_SUCCESS) {
+    if (ngx_http_woportal_libmc_outcome(rc)
+        != NGX_HTTP_WOPORTAL_OUTCOME_OK)
+    {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "woportal: health: memcached \"%V\" does not answer: "
                       "%s", &call->store->config, memcached_strerror(mc, rc));
@@ -163,7 +178,7 @@ ngx_http_woportal_health_memcached(ngx_http_woportal_call_t *call,
 }
 
 
-/* in a pool thread */
+/* in a pool thread, mc NULL */
 
 static ngx_int_t
 ngx_http_woportal_health_sql(ngx_http_woportal_call_t *call,
@@ -207,19 +222,28 @@ ngx_http_woportal_health_done(ngx_http_woportal_call_t *call)
     r = call->request;
 
     if (call->result != NGX_OK) {
-        if (c->db) {
-            h->sql_failed = 1;
-
-        } else {
-            h->memcached_failed = 1;
-        }
+        ngx_http_woportal_health_failed(c);
     }
 
     if (--h->pending) {
         return;
     }
 
+    r->connection->log->action = "answering a woportal health check";
+
     ngx_http_woportal_finish(r, ngx_http_woportal_health_send(r, h));
+}
+
+
+static void
+ngx_http_woportal_health_failed(ngx_http_woportal_check_t *c)
+{
+    if (c->db) {
+        c->health->sql_failed = 1;
+
+    } else {
+        c->health->memcached_failed = 1;
+    }
 }
 
 

@@ -14,6 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_id.h"
 
 
 static u_char    ngx_http_woportal_id_random[5];

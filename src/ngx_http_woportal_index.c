@@ -25,10 +25,12 @@
  * rewrite fail, and the next list tries again.  A writer whose append is
  * refused for size compacts the shard the same way, then appends.
  *
- * Costs.  A list reads every shard (one multi-get), and folds, filters
- * and sorts the records in a pool thread; then it fetches the page's
- * entries (a second multi-get).  A write appends one record (one more
- * round trip than the write alone).
+ * Costs.  A write appends one record and bumps its server's change
+ * count (pipelined behind the write, on the event loop).  A list asks
+ * each server's change count first and reads only the shards that
+ * changed since the worker's cache of them (index_cache.c); it filters
+ * and sorts the cached records in a pool thread, then fetches the page's
+ * entries (one multi-get).
  *
  * Eviction.  An entry evicted from memcached while its records stand is
  * a ghost: the list that meets it on its page drops it, refills the page
@@ -51,6 +53,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_id.h"
+#include "ngx_http_woportal_index.h"
+#include "ngx_http_woportal_mc.h"
 
 
 #define NGX_HTTP_WOPORTAL_REC_MAGIC     0xa7
@@ -58,10 +63,6 @@
 #define NGX_HTTP_WOPORTAL_REC_MAX       65535
 
 
-static void ngx_http_woportal_put16(u_char *p, uint16_t v);
-static void ngx_http_woportal_put64(u_char *p, uint64_t v);
-static uint16_t ngx_http_woportal_get16(u_char *p);
-static uint64_t ngx_http_woportal_get64(u_char *p);
 static ngx_int_t ngx_http_woportal_index_str(u_char **pp, u_char *last,
     ngx_str_t *s);
 
@@ -72,10 +73,11 @@ ngx_http_woportal_index_keys(ngx_conf_t *cf,
 {
     u_char      *p;
     size_t       len;
+    ngx_str_t   *key;
     ngx_uint_t   n;
 
-    wlcf->index_keys = ngx_palloc(cf->pool, (wlcf->index_shards + 2)
-                                            * sizeof(ngx_str_t));
+    wlcf->index_keys = ngx_palloc(cf->pool,
+                                  wlcf->index_shards * sizeof(ngx_str_t));
     if (wlcf->index_keys == NULL) {
         return NGX_ERROR;
     }
@@ -88,17 +90,23 @@ ngx_http_woportal_index_keys(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        wlcf->index_keys[n].data = p;
-
         if (n < wlcf->index_shards) {
+            key = &wlcf->index_keys[n];
+            key->data = p;
             p = ngx_sprintf(p, "%Vidx:%ui", &wlcf->key_prefix, n);
 
+        } else if (n == wlcf->index_shards) {
+            key = &wlcf->index_gen;
+            key->data = p;
+            p = ngx_sprintf(p, "%Vidx:gen", &wlcf->key_prefix);
+
         } else {
-            p = ngx_sprintf(p, "%Vidx:%s", &wlcf->key_prefix,
-                            n == wlcf->index_shards ? "gen" : "lock");
+            key = &wlcf->index_lock;
+            key->data = p;
+            p = ngx_sprintf(p, "%Vidx:lock", &wlcf->key_prefix);
         }
 
-        wlcf->index_keys[n].len = p - wlcf->index_keys[n].data;
+        key->len = p - key->data;
     }
 
     return NGX_OK;
@@ -128,6 +136,9 @@ ngx_http_woportal_index_prepare(ngx_http_request_t *r,
 
     shard = ngx_http_woportal_index_shard(id, wlcf->index_shards);
     call->index_key = wlcf->index_keys[shard];
+    call->index_count = wlcf->index_counts[
+                   ngx_http_woportal_mc_server(wlcf->store->client,
+                                               &call->index_key)];
 
     return ngx_http_woportal_index_record(r->pool, e, id, &call->record);
 }
@@ -472,43 +483,5 @@ ngx_http_woportal_index_str(u_char **pp, u_char *last, ngx_str_t *s)
 }
 
 
-static void
-ngx_http_woportal_put16(u_char *p, uint16_t v)
-{
-    p[0] = (u_char) v;
-    p[1] = (u_char) (v >> 8);
-}
 
 
-static void
-ngx_http_woportal_put64(u_char *p, uint64_t v)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < 8; i++) {
-        p[i] = (u_char) (v >> (8 * i));
-    }
-}
-
-
-static uint16_t
-ngx_http_woportal_get16(u_char *p)
-{
-    return (uint16_t) (p[0] | (p[1] << 8));
-}
-
-
-static uint64_t
-ngx_http_woportal_get64(u_char *p)
-{
-    uint64_t    v;
-    ngx_uint_t  i;
-
-    v = 0;
-
-    for (i = 0; i < 8; i++) {
-        v |= (uint64_t) p[i] << (8 * i);
-    }
-
-    return v;
-}

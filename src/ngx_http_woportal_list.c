@@ -3,13 +3,15 @@
  * GET and HEAD /: a page of entries, read through the list index
  * (index.c describes it).
  *
- *     query string -> pool thread: multi-get of every index shard ->
- *     fold, filter, count, select and sort the page -> multi-get of the
- *     page's entries -> answer
+ *     query string -> what of the index changed (index_cache.c, on the
+ *     event loop) -> pool thread: snapshots of the shards read, filter,
+ *     count, select and sort the page -> multi-get of the page's entries
+ *     -> the new snapshots cached, the answer
  *
- * The query string is read by query.c.  Two memcached round trips
- * whatever the number of entries, both in one pool-thread task, so that
- * folding and sorting 100k records never holds up the event loop.
+ * The query string is read by query.c.  The shards that did not change
+ * are not read again: the worker keeps them as snapshots, records parsed
+ * with postings of the exact filters.  Filtering and sorting run in one
+ * pool-thread task, so that 100k records never hold up the event loop.
  * Filters and sorting work on the compact records; only the page's
  * entries are fetched, and they are served as stored.
  *
@@ -23,7 +25,24 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <libmemcached/memcached.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_auth.h"
+#include "ngx_http_woportal_db.h"
+#include "ngx_http_woportal_decode.h"
+#include "ngx_http_woportal_encode.h"
+#include "ngx_http_woportal_entry.h"
+#include "ngx_http_woportal_index.h"
+#include "ngx_http_woportal_index_cache.h"
+#include "ngx_http_woportal_index_store.h"
+#include "ngx_http_woportal_libmc.h"
+#include "ngx_http_woportal_list.h"
+#include "ngx_http_woportal_mc.h"
+#include "ngx_http_woportal_metrics.h"
+#include "ngx_http_woportal_query.h"
+#include "ngx_http_woportal_request.h"
+#include "ngx_http_woportal_response.h"
+#include "ngx_http_woportal_value.h"
 
 
 /*
@@ -42,11 +61,18 @@
 typedef struct {
     u_char                       *data;
     size_t                        len;
-    size_t                        live;
     uint64_t                      cas;
     unsigned                      found:1;
-    unsigned                      corrupt:1;
 } ngx_http_woportal_shard_t;
+
+
+/* the default order's merge of the snapshots (list_merge()) */
+typedef struct {
+    ngx_uint_t                   *heap;        /* shards, by next record */
+    ngx_uint_t                    h;
+    ngx_uint_t                   *pos;         /* by shard: merged so far */
+    ngx_uint_t                    cap;         /* of the candidates */
+} ngx_http_woportal_merge_t;
 
 
 /* a record the list appends to mend the index */
@@ -64,6 +90,7 @@ typedef struct {
     ngx_str_t                     value;
     unsigned                      found:1;
     unsigned                      gone:1;
+    unsigned                      framed:1;     /* FORMAT_ENTRY */
     unsigned                      not_entry:1;  /* other item flags */
 } ngx_http_woportal_item_t;
 
@@ -72,6 +99,16 @@ typedef struct {
     ngx_http_woportal_query_t     q;
     ngx_http_woportal_loc_conf_t *wlcf;
     ngx_http_woportal_key_t      *key;
+    ngx_http_woportal_ctx_t      *ctx;
+
+    /* the index as cached, what changed (index_cache.c) */
+    ngx_http_woportal_cache_read_t  rd;
+    ngx_http_woportal_snap_t    **fresh;        /* the thread's, by shard */
+    ngx_http_woportal_snap_t    **snaps;        /* the list's, by shard */
+    u_char                       *tried;        /* compaction, by shard */
+    uint64_t                      fresh_gen;    /* the marks it read */
+    ngx_uint_t                    total;        /* merged: the matches */
+    ngx_http_woportal_merge_t    *merge;
 
     /* the pool thread's; destroyed with the request */
     ngx_pool_t                   *pool;
@@ -106,14 +143,29 @@ typedef struct {
 
 static void ngx_http_woportal_list_own(ngx_http_woportal_list_t *l);
 static void ngx_http_woportal_list_cleanup(void *data);
+static void ngx_http_woportal_list_read(ngx_http_woportal_cache_read_t *rd);
 static void ngx_http_woportal_list_done(ngx_http_woportal_call_t *call);
+static ngx_int_t ngx_http_woportal_list_snaps(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_list_scan(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_irec_t ***cands, ngx_uint_t *n);
+static ngx_int_t ngx_http_woportal_list_merge(ngx_http_woportal_list_t *l,
+    ngx_uint_t total, ngx_http_woportal_irec_t ***cands, ngx_uint_t *n);
+static ngx_int_t ngx_http_woportal_list_more(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_irec_t ***cands, ngx_uint_t *n, uint64_t want);
+static ngx_int_t ngx_http_woportal_list_posting(ngx_http_woportal_list_t *l,
+    ngx_uint_t *field, ngx_str_t **values, ngx_uint_t *nvalues);
+static uint32_t ngx_http_woportal_list_post_hash(ngx_http_woportal_list_t *l,
+    ngx_uint_t f, ngx_str_t *value);
+static ngx_uint_t ngx_http_woportal_list_ns_before(
+    ngx_http_woportal_irec_t *rec, ngx_str_t *want, ngx_uint_t j);
 
 static ngx_int_t ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_list_shard(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 static ngx_int_t ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l,
-    ngx_array_t *recs, ngx_http_woportal_mc_t *mc, ngx_log_t *log);
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log);
 static ngx_uint_t ngx_http_woportal_list_match(ngx_http_woportal_list_t *l,
     ngx_http_woportal_irec_t *rec);
 static ngx_int_t ngx_http_woportal_list_cmp(ngx_http_woportal_query_t *q,
@@ -123,7 +175,7 @@ static void ngx_http_woportal_list_select(ngx_http_woportal_query_t *q,
 static void ngx_http_woportal_list_sift(ngx_http_woportal_query_t *q,
     ngx_http_woportal_irec_t **c, ngx_uint_t i, ngx_uint_t n);
 static ngx_int_t ngx_http_woportal_list_page(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_irec_t **c, ngx_uint_t n, ngx_uint_t pos,
+    ngx_http_woportal_irec_t ***cp, ngx_uint_t *np, ngx_uint_t pos,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_list_item(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
@@ -173,7 +225,7 @@ ngx_http_woportal_list(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
         return rc;
     }
 
-    r->connection->log->action = "listing woportal entries";
+    ngx_http_woportal_state(r, ctx, NGX_HTTP_WOPORTAL_STATE_LIST_CHECK);
 
     l = ngx_pcalloc(r->pool, sizeof(ngx_http_woportal_list_t));
     if (l == NULL) {
@@ -200,20 +252,65 @@ ngx_http_woportal_list(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
 
     l->wlcf = ngx_http_get_module_loc_conf(r, ngx_http_woportal_module);
     l->key = ctx->key;
+    l->ctx = ctx;
 
     ngx_http_woportal_list_own(l);
 
-    ctx->call.run = ngx_http_woportal_list_run;
-    ctx->call.data = l;
+    /* first, on the event loop: what of the index changed */
 
-    rc = ngx_http_woportal_call(r, ctx, NGX_HTTP_WOPORTAL_STORE_RUN,
-                                ngx_http_woportal_list_done);
+    l->rd.handler = ngx_http_woportal_list_read;
+    l->rd.data = l;
 
-    if (rc == NGX_DONE) {
-        r->main->count++;
+    rc = ngx_http_woportal_cache_read(r, l->wlcf, &l->rd);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_woportal_unavailable(r);
     }
 
-    return rc;
+    if (rc == NGX_DECLINED) {
+        /* nothing to ask memcached first */
+        ngx_http_woportal_list_read(&l->rd);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* then the pool thread reads what changed, and lists */
+
+static void
+ngx_http_woportal_list_read(ngx_http_woportal_cache_read_t *rd)
+{
+    ngx_http_request_t        *r;
+    ngx_http_woportal_list_t  *l;
+
+    l = rd->data;
+    r = rd->request;
+
+    /* what the thread hands back to the event loop: in the request's */
+
+    l->snaps = ngx_pcalloc(r->pool, l->wlcf->index_shards
+                                    * (2 * sizeof(void *) + 1));
+
+    if (rd->rc == NGX_OK && l->snaps) {
+        l->fresh = l->snaps + l->wlcf->index_shards;
+        l->tried = (u_char *) (l->fresh + l->wlcf->index_shards);
+
+        l->ctx->call.run = ngx_http_woportal_list_run;
+        l->ctx->call.data = l;
+
+        if (ngx_http_woportal_post_call(r, l->ctx,
+                                        NGX_HTTP_WOPORTAL_STORE_RUN,
+                                        ngx_http_woportal_list_done)
+            == NGX_OK)
+        {
+            return;
+        }
+    }
+
+    ngx_http_woportal_cache_update(&l->rd, NULL, 0);
+
+    ngx_http_woportal_finish(r, ngx_http_woportal_unavailable(r));
 }
 
 
@@ -253,6 +350,14 @@ ngx_http_woportal_list_cleanup(void *data)
 {
     ngx_http_woportal_list_t *l = data;
 
+    /* snapshots the list holds, should it end before its answer */
+
+    if (l->rd.cache) {
+        l->rd.rc = NGX_ERROR;
+        ngx_http_woportal_cache_update(&l->rd, l->fresh, l->fresh_gen);
+        l->fresh = NULL;
+    }
+
     if (l->pool) {
         ngx_destroy_pool(l->pool);
     }
@@ -267,13 +372,35 @@ static void
 ngx_http_woportal_list_done(ngx_http_woportal_call_t *call)
 {
     ngx_int_t                  rc;
+    ngx_uint_t                 s;
     ngx_http_request_t        *r;
     ngx_http_woportal_list_t  *l;
 
     r = call->request;
     l = call->data;
 
-    r->connection->log->action = "answering a woportal list";
+    /*
+     * A shard the list compacted (or tried to) is not tried again from
+     * the same snapshot; then what the thread read replaces what the
+     * worker had
+     */
+
+    for (s = 0; s < l->wlcf->index_shards; s++) {
+        if (l->tried[s] && l->snaps[s]) {
+            l->snaps[s]->compacted = 1;
+        }
+    }
+
+    if (call->result != NGX_OK) {
+        /*
+         * what the thread read may be a part: none of it is kept, lest
+         * the counts say every shard of a server is as read
+         */
+        l->rd.rc = NGX_ERROR;
+    }
+
+    ngx_http_woportal_cache_update(&l->rd, l->fresh, l->fresh_gen);
+    l->fresh = NULL;
 
     if (call->result == NGX_OK) {
         rc = ngx_http_woportal_send(r, NGX_HTTP_OK, &l->json, 0);
@@ -293,15 +420,13 @@ static ngx_int_t
 ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
-    size_t                         size;
+    size_t                         size, read;
     uint64_t                       offset;
     ngx_int_t                      rc;
-    ngx_uint_t                     i, n, s;
-    ngx_array_t                    recs;
+    ngx_uint_t                     n, s;
     ngx_http_woportal_list_t      *l;
-    ngx_http_woportal_irec_t      *rec, **cands;
+    ngx_http_woportal_irec_t     **cands;
     ngx_http_woportal_paging_t     paging;
-    ngx_http_woportal_shard_t     *shard;
     ngx_http_woportal_loc_conf_t  *wlcf;
 
     l = call->data;
@@ -312,84 +437,32 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
         return NGX_ERROR;
     }
 
-    l->shards = ngx_palloc(l->pool, wlcf->index_shards
-                                    * sizeof(ngx_http_woportal_shard_t));
-    if (l->shards == NULL) {
-        return NGX_ERROR;
-    }
+    /* 1: the index, as cached and what changed */
 
-    /* 1: every shard of the index */
-
-    if (ngx_http_woportal_list_index(l, mc, log) != NGX_OK) {
+    if (ngx_http_woportal_list_snaps(l, mc, log) != NGX_OK) {
         return NGX_ERROR;
     }
 
     size = 0;
+    read = 0;
 
     for (s = 0; s < wlcf->index_shards; s++) {
-        size += l->shards[s].len;
+        size += l->snaps[s]->len;
+
+        if (l->fresh[s]) {
+            read += l->fresh[s]->len;
+        }
     }
 
-    ngx_http_woportal_metrics_index(size);
+    ngx_http_woportal_metrics_index(size, read);
 
-    if (ngx_array_init(&recs, l->pool, size / 64 + 16,
-                       sizeof(ngx_http_woportal_irec_t))
-        != NGX_OK)
-    {
+    /* filter and count */
+
+    if (ngx_http_woportal_list_scan(l, &cands, &n) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    for (s = 0; s < wlcf->index_shards; s++) {
-        shard = &l->shards[s];
-
-        if (!shard->found) {
-            continue;
-        }
-
-        rc = ngx_http_woportal_index_parse(shard->data, shard->len, s, &recs,
-                                           &size);
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_DECLINED) {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "woportal: index shard \"%V\" is corrupt after "
-                          "%uz of its %uz bytes; the rest is dropped",
-                          &wlcf->index_keys[s], size, shard->len);
-            shard->corrupt = 1;
-        }
-    }
-
-    /* fold, filter, count */
-
-    if (ngx_http_woportal_index_fold(l->pool, &recs) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    cands = ngx_palloc(l->pool, (recs.nelts + 1) * sizeof(void *));
-    if (cands == NULL) {
-        return NGX_ERROR;
-    }
-
-    n = 0;
-    rec = recs.elts;
-
-    for (i = 0; i < recs.nelts; i++) {
-        if (rec[i].superseded
-            || (rec[i].flags & NGX_HTTP_WOPORTAL_REC_DELETED))
-        {
-            continue;
-        }
-
-        l->shards[rec[i].shard].live += rec[i].len;
-
-        if (ngx_http_woportal_list_match(l, &rec[i])) {
-            cands[n++] = &rec[i];
-        }
-    }
-
-    if (ngx_http_woportal_list_compact(l, &recs, mc, log) != NGX_OK) {
+    if (ngx_http_woportal_list_compact(l, mc, log) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -407,7 +480,8 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
     offset = (l->q.page - 1) * l->q.per_page;
 
     if (offset < n) {
-        rc = ngx_http_woportal_list_page(l, cands, n, (ngx_uint_t) offset,
+        /* n: the candidates, in order when l->total says how many match */
+        rc = ngx_http_woportal_list_page(l, &cands, &n, (ngx_uint_t) offset,
                                          mc, log);
         if (rc != NGX_OK) {
             return rc;
@@ -418,7 +492,7 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
 
     paging.page = l->q.page;
     paging.per_page = l->q.per_page;
-    paging.total = n - l->ghosts;
+    paging.total = ngx_max(l->total, n) - l->ghosts;
     paging.total_pages = (paging.total + l->q.per_page - 1) / l->q.per_page;
 
     if (ngx_http_woportal_encode_list(l->pool, l->served, l->nserved,
@@ -450,6 +524,521 @@ ngx_http_woportal_list_run(ngx_http_woportal_call_t *call,
 
 
 /*
+ * The list's shards: the cached snapshots the event loop found current,
+ * and new ones of the shards it read; or, when the index was not whole
+ * (or not cached), every shard read here, and the index rebuilt if need
+ * be (list_index()).
+ */
+
+static ngx_int_t
+ngx_http_woportal_list_snaps(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_mc_t *mc, ngx_log_t *log)
+{
+    u_char                          buf[NGX_INT64_LEN];
+    ngx_str_t                       count;
+    ngx_uint_t                      s, n, i;
+    ngx_http_woportal_shard_t      *shard;
+    ngx_http_woportal_cache_read_t *rd;
+
+    rd = &l->rd;
+    n = l->wlcf->index_shards;
+
+    if (rd->full) {
+        l->shards = ngx_palloc(l->pool,
+                               n * sizeof(ngx_http_woportal_shard_t));
+        if (l->shards == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_woportal_list_index(l, mc, log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    for (s = 0; s < n; s++) {
+        if (rd->full) {
+            shard = &l->shards[s];
+            l->fresh[s] = ngx_http_woportal_snap_make(shard->data,
+                                                      shard->len, shard->cas,
+                                                      s, log);
+
+        } else if (rd->view[s]) {
+            l->snaps[s] = rd->view[s];
+            continue;
+
+        } else {
+            l->fresh[s] = ngx_http_woportal_snap_make(rd->values[s].data,
+                                                      rd->values[s].len,
+                                                      rd->cas[s], s, log);
+        }
+
+        if (l->fresh[s] == NULL) {
+            return NGX_ERROR;
+        }
+
+        l->snaps[s] = l->fresh[s];
+
+        if (l->snaps[s]->corrupt) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "woportal: index shard \"%V\" is corrupt after "
+                          "%uz of its %uz bytes; the rest is dropped",
+                          &l->wlcf->index_keys[s], l->snaps[s]->valid,
+                          l->snaps[s]->len);
+        }
+    }
+
+    /*
+     * A server with no change count (memcached lost it, or no write made
+     * it yet) would have its shards touched by every list: one is made,
+     * of a value of its own (a write's bump finds it, or made it first)
+     */
+
+    for (i = 0; i < ngx_http_woportal_mc_servers(l->wlcf->store->client);
+         i++)
+    {
+        if (rd->counts[i] == 0 && l->wlcf->index_counts[i].len) {
+            count.data = buf;
+            count.len = ngx_sprintf(buf, "%uL",
+                                    ngx_http_woportal_index_count_start())
+                        - buf;
+
+            (void) ngx_http_woportal_libmc_put(mc, &l->wlcf->index_counts[i],
+                                               &count, 0, 1, 0, log);
+        }
+    }
+
+    /* the copies of the shards read are not kept beside the snapshots */
+
+    l->shards = NULL;
+
+    if (rd->values_pool) {
+        ngx_destroy_pool(rd->values_pool);
+        rd->values_pool = NULL;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The records that pass the filters, in cands[0..n).  An exact filter
+ * reads only the records that have its value: _id[] the shards of the
+ * ids, the others the postings of the value with the fewest records.
+ */
+
+static ngx_int_t
+ngx_http_woportal_list_scan(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_irec_t ***cands, ngx_uint_t *n)
+{
+    u_char                     *id, hex[NGX_HTTP_WOPORTAL_ID_LEN];
+    uint32_t                    h;
+    ngx_str_t                  *values;
+    ngx_uint_t                  s, i, j, k, f, first, last, nvalues, total;
+    ngx_http_woportal_snap_t   *snap;
+    ngx_http_woportal_irec_t   *rec, **c;
+
+    total = 0;
+    values = NULL;
+    nvalues = 0;
+    f = 0;
+
+    for (s = 0; s < l->wlcf->index_shards; s++) {
+        total += l->snaps[s]->recs.nelts;
+    }
+
+    *n = 0;
+
+    if (l->key->namespaces == NULL
+        && !(l->q.given & NGX_HTTP_WOPORTAL_Q_FILTERS)
+        && l->q.nsort == 2
+        && l->q.sort[0].field == NGX_HTTP_WOPORTAL_F_CREATED_AT
+        && l->q.sort[0].desc)
+    {
+        return ngx_http_woportal_list_merge(l, total, cands, n);
+    }
+
+    if (l->q.given & (1 << NGX_HTTP_WOPORTAL_Q_ID)) {
+        /* a multi-get: the ids' records, in their shards */
+
+        c = ngx_palloc(l->pool, (l->q.ids.nelts + 1) * sizeof(void *));
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        *cands = c;
+        id = l->q.ids.elts;
+
+        for (i = 0; i < l->q.ids.nelts; i++) {
+            for (j = 0; j < i; j++) {
+                if (ngx_memcmp(id + i * sizeof(rec->id),
+                               id + j * sizeof(rec->id), sizeof(rec->id))
+                    == 0)
+                {
+                    break;
+                }
+            }
+
+            if (j < i) {
+                continue;
+            }
+
+            ngx_hex_dump(hex, id + i * sizeof(rec->id), sizeof(rec->id));
+            s = ngx_http_woportal_index_shard(hex, l->wlcf->index_shards);
+            snap = l->snaps[s];
+            rec = snap->recs.elts;
+
+            for (k = 0; k < snap->recs.nelts; k++) {
+                if (ngx_memcmp(rec[k].id, id + i * sizeof(rec->id),
+                               sizeof(rec->id))
+                    == 0)
+                {
+                    if (ngx_http_woportal_list_match(l, &rec[k])) {
+                        c[(*n)++] = &rec[k];
+                    }
+
+                    break;
+                }
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    c = ngx_palloc(l->pool, (total + 1) * sizeof(void *));
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    *cands = c;
+
+    if (ngx_http_woportal_list_posting(l, &f, &values, &nvalues) == NGX_OK) {
+
+        for (s = 0; s < l->wlcf->index_shards; s++) {
+            snap = l->snaps[s];
+            rec = snap->recs.elts;
+
+            for (j = 0; j < nvalues; j++) {
+                h = ngx_http_woportal_list_post_hash(l, f, &values[j]);
+
+                ngx_http_woportal_snap_find(snap, f, h, &first, &last);
+
+                for (k = first; k < last; k++) {
+                    i = (ngx_uint_t) (snap->post[f][k] & 0xffffffff);
+
+                    /* a record of two namespaces asked for: listed once */
+
+                    if (f == NGX_HTTP_WOPORTAL_POST_NS
+                        && ngx_http_woportal_list_ns_before(&rec[i], values,
+                                                            j))
+                    {
+                        continue;
+                    }
+
+                    if (ngx_http_woportal_list_match(l, &rec[i])) {
+                        c[(*n)++] = &rec[i];
+                    }
+                }
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    for (s = 0; s < l->wlcf->index_shards; s++) {
+        snap = l->snaps[s];
+        rec = snap->recs.elts;
+
+        for (k = 0; k < snap->recs.nelts; k++) {
+            if (ngx_http_woportal_list_match(l, &rec[k])) {
+                c[(*n)++] = &rec[k];
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * No filter, the newest first (the default order): every record
+ * matches, and each snapshot has its records in that order already
+ * (snap->order), so the first of them are merged, not all sorted: a page
+ * costs what it skips and returns, and the ghosts it may meet
+ * (list_page() asks list_more() for more), not the size of the index.
+ */
+
+static ngx_int_t
+ngx_http_woportal_list_merge(ngx_http_woportal_list_t *l, ngx_uint_t total,
+    ngx_http_woportal_irec_t ***cands, ngx_uint_t *n)
+{
+    ngx_uint_t                  s, i, t, *heap;
+    ngx_http_woportal_merge_t  *mg;
+    ngx_http_woportal_snap_t  **snaps;
+
+    snaps = l->snaps;
+
+    mg = ngx_pcalloc(l->pool, sizeof(ngx_http_woportal_merge_t));
+    if (mg == NULL) {
+        return NGX_ERROR;
+    }
+
+    mg->pos = ngx_pcalloc(l->pool, l->wlcf->index_shards
+                                   * sizeof(ngx_uint_t));
+    mg->heap = ngx_palloc(l->pool, (l->wlcf->index_shards + 1)
+                                   * sizeof(ngx_uint_t));
+    if (mg->pos == NULL || mg->heap == NULL) {
+        return NGX_ERROR;
+    }
+
+    l->merge = mg;
+    l->total = total;
+    heap = mg->heap;
+
+    /* a heap of the shards, by the first record each has left */
+
+    for (s = 0; s < l->wlcf->index_shards; s++) {
+        if (snaps[s]->recs.nelts == 0) {
+            continue;
+        }
+
+        heap[mg->h++] = s;
+
+        for (i = mg->h - 1; i > 0; i = (i - 1) / 2) {
+            if (ngx_http_woportal_list_cmp(&l->q,
+                                 snaps[heap[i]]->order[0],
+                                 snaps[heap[(i - 1) / 2]]->order[0])
+                >= 0)
+            {
+                break;
+            }
+
+            t = heap[i];
+            heap[i] = heap[(i - 1) / 2];
+            heap[(i - 1) / 2] = t;
+        }
+    }
+
+    /* the page and as much again, for the ghosts it may meet */
+
+    *cands = NULL;
+    *n = 0;
+
+    return ngx_http_woportal_list_more(l, cands, n,
+                                       (l->q.page + 1) * l->q.per_page);
+}
+
+
+/* the merged candidates c[0..n) made want long, or all there are */
+
+static ngx_int_t
+ngx_http_woportal_list_more(ngx_http_woportal_list_t *l,
+    ngx_http_woportal_irec_t ***cands, ngx_uint_t *n, uint64_t want)
+{
+    ngx_uint_t                  s, i, t, cap, *heap, *pos;
+    ngx_http_woportal_merge_t  *mg;
+    ngx_http_woportal_snap_t  **snaps;
+    ngx_http_woportal_irec_t  **c;
+
+    mg = l->merge;
+    snaps = l->snaps;
+    heap = mg->heap;
+    pos = mg->pos;
+
+    want = ngx_min(want, (uint64_t) l->total);
+
+    if (want <= *n) {
+        return NGX_OK;
+    }
+
+    if (want > mg->cap) {
+        cap = (ngx_uint_t) ngx_max(want, 2 * mg->cap);
+
+        c = ngx_palloc(l->pool, cap * sizeof(void *));
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (*n) {
+            ngx_memcpy(c, *cands, *n * sizeof(void *));
+        }
+
+        *cands = c;
+        mg->cap = cap;
+    }
+
+    c = *cands;
+
+    while (*n < want && mg->h) {
+        s = heap[0];
+        c[(*n)++] = snaps[s]->order[pos[s]++];
+
+        if (pos[s] == snaps[s]->recs.nelts) {
+            heap[0] = heap[--mg->h];
+        }
+
+        /* sift down */
+
+        for (i = 0; /* void */; /* void */) {
+            t = 2 * i + 1;
+
+            if (t >= mg->h) {
+                break;
+            }
+
+            if (t + 1 < mg->h
+                && ngx_http_woportal_list_cmp(&l->q,
+                              snaps[heap[t + 1]]->order[pos[heap[t + 1]]],
+                              snaps[heap[t]]->order[pos[heap[t]]])
+                   < 0)
+            {
+                t++;
+            }
+
+            if (ngx_http_woportal_list_cmp(&l->q,
+                              snaps[heap[t]]->order[pos[heap[t]]],
+                              snaps[heap[i]]->order[pos[heap[i]]])
+                >= 0)
+            {
+                break;
+            }
+
+            s = heap[t];
+            heap[t] = heap[i];
+            heap[i] = s;
+            i = t;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The exact filter whose postings hold the fewest records, with its
+ * values; NGX_DECLINED when there is none (every record is read).
+ */
+
+static ngx_int_t
+ngx_http_woportal_list_posting(ngx_http_woportal_list_t *l,
+    ngx_uint_t *field, ngx_str_t **values, ngx_uint_t *nvalues)
+{
+    uint32_t                   h;
+    ngx_str_t                 *v, status;
+    ngx_uint_t                 f, s, j, nv, first, last, count, best;
+    ngx_http_woportal_query_t *q;
+
+    q = &l->q;
+    best = (ngx_uint_t) -1;
+    ngx_str_null(&status);
+
+    for (f = 0; f < NGX_HTTP_WOPORTAL_POSTINGS; f++) {
+
+        switch (f) {
+
+        case NGX_HTTP_WOPORTAL_POST_STATUS:
+            if (q->status == -1) {
+                continue;
+            }
+
+            v = &status;
+            nv = 1;
+            break;
+
+        case NGX_HTTP_WOPORTAL_POST_WORKORDER:
+            if (!(q->given & (1 << NGX_HTTP_WOPORTAL_Q_WORKORDER))) {
+                continue;
+            }
+
+            v = &q->workorder;
+            nv = 1;
+            break;
+
+        case NGX_HTTP_WOPORTAL_POST_CLIENT:
+            if (!(q->given & (1 << NGX_HTTP_WOPORTAL_Q_CLIENT))) {
+                continue;
+            }
+
+            v = &q->client;
+            nv = 1;
+            break;
+
+        default: /* NGX_HTTP_WOPORTAL_POST_NS */
+            if (!(q->given & (1 << NGX_HTTP_WOPORTAL_Q_NAMESPACE))) {
+                continue;
+            }
+
+            v = q->namespaces.elts;
+            nv = q->namespaces.nelts;
+            break;
+        }
+
+        count = 0;
+
+        for (s = 0; s < l->wlcf->index_shards; s++) {
+            for (j = 0; j < nv; j++) {
+                h = ngx_http_woportal_list_post_hash(l, f, &v[j]);
+
+                ngx_http_woportal_snap_find(l->snaps[s], f, h, &first,
+                                            &last);
+                count += last - first;
+            }
+        }
+
+        if (count < best) {
+            best = count;
+            *field = f;
+            *values = v;
+            *nvalues = nv;
+        }
+    }
+
+    return (best == (ngx_uint_t) -1) ? NGX_DECLINED : NGX_OK;
+}
+
+
+/* a filter value's key in the postings (snap_make() makes them) */
+
+static uint32_t
+ngx_http_woportal_list_post_hash(ngx_http_woportal_list_t *l, ngx_uint_t f,
+    ngx_str_t *value)
+{
+    if (f == NGX_HTTP_WOPORTAL_POST_STATUS) {
+        return (uint32_t) l->q.status;
+    }
+
+    return ngx_murmur_hash2(value->data, value->len);
+}
+
+
+/* whether a record has one of the namespaces want[0..j) */
+
+static ngx_uint_t
+ngx_http_woportal_list_ns_before(ngx_http_woportal_irec_t *rec,
+    ngx_str_t *want, ngx_uint_t j)
+{
+    u_char      *p;
+    ngx_str_t    ns;
+    ngx_uint_t   i, k;
+
+    p = rec->ns;
+
+    for (i = 0; i < rec->nns; i++) {
+        ngx_http_woportal_index_ns(&p, &ns);
+
+        for (k = 0; k < j; k++) {
+            if (ns.len == want[k].len
+                && ngx_memcmp(ns.data, want[k].data, ns.len) == 0)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
  * Reads every shard.  With persistence, SQL is the truth and the index
  * is trusted only when it is whole:
  *
@@ -475,25 +1064,34 @@ ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
     ngx_int_t                      rc;
-    ngx_str_t                     *keys;
+    ngx_str_t                     *keys, *marks;
     ngx_uint_t                     n, s, attempt;
     ngx_http_woportal_loc_conf_t  *wlcf;
 
     wlcf = l->wlcf;
-    keys = wlcf->index_keys;
     n = wlcf->index_shards;
 
-    l->gens = ngx_http_woportal_store_server_keys(mc, &wlcf->index_keys[n],
-                                                  l->pool, &l->ngens);
+    /* the marks: those of the servers a key was found for (index_cache.c) */
 
-    keys = ngx_palloc(l->pool, (n + l->ngens) * sizeof(ngx_str_t));
+    marks = wlcf->index_marks->elts;
 
-    if (l->gens == NULL || keys == NULL) {
+    keys = ngx_palloc(l->pool, (n + wlcf->index_marks->nelts)
+                               * sizeof(ngx_str_t));
+    if (keys == NULL) {
         return NGX_ERROR;
     }
 
     ngx_memcpy(keys, wlcf->index_keys, n * sizeof(ngx_str_t));
-    ngx_memcpy(keys + n, l->gens, l->ngens * sizeof(ngx_str_t));
+
+    l->gens = keys + n;
+    l->ngens = 0;
+
+    for (s = 0; s < wlcf->index_marks->nelts; s++) {
+        if (marks[s].len) {
+            l->gens[l->ngens++] = marks[s];
+        }
+    }
+
     n += l->ngens;
 
     l->deadline = ngx_http_woportal_metrics_clock()
@@ -504,8 +1102,9 @@ ngx_http_woportal_list_index(ngx_http_woportal_list_t *l,
         ngx_memzero(l->shards,
                     wlcf->index_shards * sizeof(ngx_http_woportal_shard_t));
         l->gen = 0;
+        l->fresh_gen = 0;
 
-        if (ngx_http_woportal_store_mget(mc, keys, n,
+        if (ngx_http_woportal_libmc_mget(mc, keys, n,
                                          ngx_http_woportal_list_shard, l,
                                          log)
             != NGX_OK)
@@ -558,14 +1157,21 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     uint32_t                       flags;
     uint64_t                       cas;
     ngx_int_t                      rc;
+    u_char                         gen_buf[NGX_INT64_LEN];
     ngx_str_t                      one, empty, value, *lock;
     ngx_uint_t                     i, s;
     ngx_http_woportal_loc_conf_t  *wlcf;
 
     wlcf = l->wlcf;
-    lock = &wlcf->index_keys[wlcf->index_shards + 1];
+    lock = &wlcf->index_lock;
 
-    ngx_str_set(&one, "1");
+    /* the marks name this generation of the index (index_cache.c) */
+
+    one.data = gen_buf;
+    one.len = ngx_sprintf(gen_buf, "%uL",
+                          ngx_http_woportal_index_count_start() | 1)
+              - gen_buf;
+
     ngx_str_set(&empty, "");
 
     /*
@@ -577,7 +1183,7 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
 
     ngx_http_woportal_list_stamp(l);
 
-    rc = ngx_http_woportal_store_put(mc, lock, &l->stamp, 0, 1,
+    rc = ngx_http_woportal_libmc_put(mc, lock, &l->stamp, 0, 1,
                                      NGX_HTTP_WOPORTAL_LOCK_TIME, log);
 
     if (rc == NGX_ERROR) {
@@ -594,7 +1200,7 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
 
             ngx_msleep(20);
 
-            rc = ngx_http_woportal_store_fetch(mc, lock, &value, &flags,
+            rc = ngx_http_woportal_libmc_fetch(mc, lock, &value, &flags,
                                                &cas, log);
             if (rc == NGX_ERROR) {
                 return NGX_ERROR;
@@ -615,7 +1221,7 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
                 continue;
             }
 
-            rc = ngx_http_woportal_store_cas(mc, lock, &l->stamp, 0,
+            rc = ngx_http_woportal_libmc_cas(mc, lock, &l->stamp, 0,
                                              NGX_HTTP_WOPORTAL_LOCK_TIME, cas,
                                              log);
             if (rc == NGX_ERROR) {
@@ -661,20 +1267,32 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
      * never set: the records written meanwhile stay.
      */
 
+    /*
+     * Without waiting for each answer (noreply): tens of thousands of
+     * shards were as many round trips.  The read after the rebuild
+     * (list_index()) finds any that was not made.
+     */
+
+    (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1);
+
     for (s = 0; s < wlcf->index_shards; s++) {
         if (!l->shards[s].found
-            && ngx_http_woportal_store_put(mc, &wlcf->index_keys[s], &empty,
+            && ngx_http_woportal_libmc_put(mc, &wlcf->index_keys[s], &empty,
                                            NGX_HTTP_WOPORTAL_FORMAT_INDEX,
                                            1, 0, log)
                == NGX_ERROR)
         {
+            (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
             goto failed;
         }
 
         if (ngx_http_woportal_list_renew(l) != NGX_OK) {
+            (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
             goto failed;
         }
     }
+
+    (void) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
 
     if (wlcf->db) {
         rc = ngx_http_woportal_db_scan(wlcf->db, &wlcf->key_prefix,
@@ -691,7 +1309,7 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
 
     for (s = 0; s < wlcf->index_shards; s++) {
         if (l->rebuilt[s].len
-            && ngx_http_woportal_store_merge(mc, &wlcf->index_keys[s],
+            && ngx_http_woportal_index_merge(mc, &wlcf->index_keys[s],
                                              &l->rebuilt[s], log)
                != NGX_OK)
         {
@@ -704,7 +1322,7 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
     }
 
     for (i = 0; i < l->ngens; i++) {
-        if (ngx_http_woportal_store_put(mc, &l->gens[i], &one, 0, 0, 0, log)
+        if (ngx_http_woportal_libmc_put(mc, &l->gens[i], &one, 0, 0, 0, log)
             != NGX_OK)
         {
             goto failed;
@@ -725,7 +1343,7 @@ failed:
 
 done:
 
-    (void) ngx_http_woportal_store_put(mc, lock, NULL, 0, 0, 0, log);
+    (void) ngx_http_woportal_libmc_put(mc, lock, NULL, 0, 0, 0, log);
 
     l->lock = NULL;
 
@@ -765,7 +1383,7 @@ ngx_http_woportal_list_dumped(ngx_http_woportal_list_t *l,
         return NGX_ERROR;
     }
 
-    if (ngx_http_woportal_store_dump(mc, &l->wlcf->key_prefix,
+    if (ngx_http_woportal_index_dump(mc, &l->wlcf->key_prefix,
                                      l->wlcf->memcached_timeout,
                                      ngx_http_woportal_list_dump_key, l, log)
         != NGX_OK)
@@ -778,7 +1396,7 @@ ngx_http_woportal_list_dumped(ngx_http_woportal_list_t *l,
     for (i = 0; i < l->dumped.nelts; i += n) {
         n = ngx_min(l->dumped.nelts - i, NGX_HTTP_WOPORTAL_FETCH_MAX);
 
-        if (ngx_http_woportal_store_mget(mc, &keys[i], n,
+        if (ngx_http_woportal_libmc_mget(mc, &keys[i], n,
                                          ngx_http_woportal_list_dump_value,
                                          l, log)
             != NGX_OK)
@@ -837,17 +1455,37 @@ static ngx_int_t
 ngx_http_woportal_list_dump_value(void *data, u_char *key, size_t key_len,
     u_char *value, size_t len, uint32_t flags, uint64_t cas)
 {
-    ngx_str_t  doc;
+    ngx_http_woportal_list_t *l = data;
 
-    if (flags != NGX_HTTP_WOPORTAL_FORMAT_JSON) {
-        /* a deletion's marker, a lease: no entry */
-        return NGX_OK;
-    }
+    ngx_str_t                   doc;
+    ngx_http_woportal_stored_t  v;
 
     doc.data = value;
     doc.len = len;
 
-    return ngx_http_woportal_list_rebuilt(data, &doc);
+    if (flags == NGX_HTTP_WOPORTAL_FORMAT_JSON) {
+        return ngx_http_woportal_list_rebuilt(l, &doc);
+    }
+
+    if (flags != NGX_HTTP_WOPORTAL_FORMAT_ENTRY) {
+        /* a deletion's marker, a lease: no entry */
+        return NGX_OK;
+    }
+
+    /* the key is "<prefix><_id>" (list_dump_key()) */
+
+    if (ngx_http_woportal_value_open(&doc,
+                                     key + key_len - NGX_HTTP_WOPORTAL_ID_LEN,
+                                     &v)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, l->pool->log, 0,
+                      "woportal: stored entry \"%*s\" is corrupt: %s",
+                      key_len, key, v.reason);
+        return NGX_OK;
+    }
+
+    return ngx_http_woportal_list_rebuilt(l, &v.json);
 }
 
 
@@ -868,7 +1506,7 @@ ngx_http_woportal_list_renew(ngx_http_woportal_list_t *l)
 
     ngx_http_woportal_list_stamp(l);
 
-    return ngx_http_woportal_store_put(l->mc, l->lock, &l->stamp, 0, 0,
+    return ngx_http_woportal_libmc_put(l->mc, l->lock, &l->stamp, 0, 0,
                                        NGX_HTTP_WOPORTAL_LOCK_TIME,
                                        l->pool->log);
 }
@@ -980,13 +1618,13 @@ ngx_http_woportal_list_shard(void *data, u_char *key, size_t key_len,
 
     /* "<prefix>idx:gen:<k>" */
 
-    if (key_len > wlcf->index_keys[wlcf->index_shards].len
-        && ngx_strncmp(key, wlcf->index_keys[wlcf->index_shards].data,
-                       wlcf->index_keys[wlcf->index_shards].len)
-           == 0
-        && key[wlcf->index_keys[wlcf->index_shards].len] == ':')
+    if (key_len > wlcf->index_gen.len
+        && ngx_strncmp(key, wlcf->index_gen.data, wlcf->index_gen.len) == 0
+        && key[wlcf->index_gen.len] == ':')
     {
         l->gen++;
+        l->fresh_gen += ngx_http_woportal_cache_mark(wlcf, key, key_len,
+                                                     value, len);
         return NGX_OK;
     }
 
@@ -1006,15 +1644,11 @@ ngx_http_woportal_list_shard(void *data, u_char *key, size_t key_len,
 
     shard = &l->shards[n];
 
-    shard->data = ngx_pnalloc(l->pool, len ? len : 1);
+    shard->data = ngx_http_woportal_libmc_copy(l->pool, value, len);
     if (shard->data == NULL) {
         return NGX_ERROR;
     }
 
-    if (len) {
-        /* an empty value is NULL */
-        ngx_memcpy(shard->data, value, len);
-    }
     shard->len = len;
     shard->cas = cas;
     shard->found = 1;
@@ -1026,54 +1660,73 @@ ngx_http_woportal_list_shard(void *data, u_char *key, size_t key_len,
 /* rewrites the shards mostly dead, or corrupt, with their live records */
 
 static ngx_int_t
-ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l, ngx_array_t *recs,
+ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
-    ngx_int_t                   rc;
-    ngx_str_t                   value;
-    ngx_uint_t                  s;
-    ngx_http_woportal_shard_t  *shard;
+    ngx_int_t                  rc;
+    ngx_str_t                  value, empty;
+    ngx_uint_t                 s;
+    ngx_http_woportal_snap_t  *snap;
 
     for (s = 0; s < l->wlcf->index_shards; s++) {
-        shard = &l->shards[s];
+        snap = l->snaps[s];
 
-        if (!shard->found) {
-            continue;
-        }
-
-        if (!shard->corrupt
-            && (shard->len < 2 * shard->live
-                || shard->len - shard->live < NGX_HTTP_WOPORTAL_COMPACT_SLACK))
+        if (snap->compacted
+            || (!snap->corrupt
+                && (snap->len < 2 * snap->live
+                    || snap->len - snap->live
+                       < NGX_HTTP_WOPORTAL_COMPACT_SLACK)))
         {
             continue;
         }
 
-        if (ngx_http_woportal_index_live(l->pool, recs, s, shard->live,
+        l->tried[s] = 1;
+
+        if (ngx_http_woportal_index_live(l->pool, &snap->recs, s, snap->live,
                                          &value)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        rc = ngx_http_woportal_store_replace(mc, &l->wlcf->index_keys[s],
-                                             &value, shard->cas, log);
+        rc = ngx_http_woportal_index_replace(mc, &l->wlcf->index_keys[s],
+                                             &value, snap->cas, log);
 
-        /* changed since it was read: the next list tries again */
+        if (rc == NGX_BUSY && !snap->corrupt) {
+            /*
+             * changed since the list read it (writers append all the
+             * time): read again and compacted at once, CAS retried
+             */
+            ngx_str_set(&empty, "");
+            rc = ngx_http_woportal_index_merge(mc, &l->wlcf->index_keys[s],
+                                               &empty, log);
+            if (rc == NGX_OK) {
+                ngx_log_error(NGX_LOG_INFO, log, 0,
+                              "woportal: index shard \"%V\" compacted from "
+                              "about %uz bytes", &l->wlcf->index_keys[s],
+                              snap->len);
+            }
+
+            continue;
+        }
+
+        /* failed: the next list of another snapshot tries again */
 
         if (rc == NGX_OK) {
             ngx_log_error(NGX_LOG_INFO, log, 0,
                           "woportal: index shard \"%V\" compacted from %uz "
                           "to %uz bytes", &l->wlcf->index_keys[s],
-                          shard->len, value.len);
+                          snap->len, value.len);
         }
 
-        if (rc == NGX_OK && shard->corrupt) {
+        if (rc == NGX_OK && snap->corrupt) {
             /*
              * the records after the garbage are lost: without a mark
              * the next list rebuilds the index
              */
-            (void) ngx_http_woportal_store_put(mc, &l->gens[0], NULL, 0, 0,
-                                               0, log);
+            (void) ngx_http_woportal_libmc_put(mc,
+                                        l->wlcf->index_marks->elts, NULL, 0,
+                                        0, 0, log);
         }
     }
 
@@ -1322,25 +1975,40 @@ ngx_http_woportal_list_sift(ngx_http_woportal_query_t *q,
 
 static ngx_int_t
 ngx_http_woportal_list_page(ngx_http_woportal_list_t *l,
-    ngx_http_woportal_irec_t **c, ngx_uint_t n, ngx_uint_t pos,
+    ngx_http_woportal_irec_t ***cp, ngx_uint_t *np, ngx_uint_t pos,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
     u_char                    *p;
     ngx_int_t                  rc;
     ngx_str_t                 *keys, *prefix;
-    ngx_uint_t                 i, k, m, round;
+    ngx_uint_t                 i, k, m, n, round;
     ngx_http_woportal_item_t  *it;
+    ngx_http_woportal_irec_t **c;
 
     prefix = &l->wlcf->key_prefix;
     k = 0;     /* c[0..k) are in order */
 
     for (round = 0;
          round < NGX_HTTP_WOPORTAL_FETCH_ROUNDS
-         && l->nserved < l->q.per_page && pos < n;
+         && l->nserved < l->q.per_page && pos < ngx_max(*np, l->total);
          round++)
     {
         m = ngx_min((l->q.per_page - l->nserved) << round,
                     NGX_HTTP_WOPORTAL_FETCH_MAX);
+
+        if (l->merge
+            && ngx_http_woportal_list_more(l, cp, np, pos + m) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        c = *cp;
+        n = *np;
+
+        if (pos >= n) {
+            break;
+        }
+
         m = ngx_min(m, n - pos);
 
         if (pos + m > k) {
@@ -1375,7 +2043,7 @@ ngx_http_woportal_list_page(ngx_http_woportal_list_t *l,
             keys[i] = it->key;
         }
 
-        if (ngx_http_woportal_store_mget(mc, keys, m,
+        if (ngx_http_woportal_libmc_mget(mc, keys, m,
                                          ngx_http_woportal_list_item, l, log)
             != NGX_OK)
         {
@@ -1427,16 +2095,15 @@ ngx_http_woportal_list_item(void *data, u_char *key, size_t key_len,
             return NGX_OK;
         }
 
-        it->not_entry = (flags != NGX_HTTP_WOPORTAL_FORMAT_JSON);
+        it->framed = (flags == NGX_HTTP_WOPORTAL_FORMAT_ENTRY);
+        it->not_entry = (flags != NGX_HTTP_WOPORTAL_FORMAT_JSON
+                         && !it->framed);
 
-        it->value.data = ngx_pnalloc(l->pool, len ? len : 1);
+        it->value.data = ngx_http_woportal_libmc_copy(l->pool, value, len);
         if (it->value.data == NULL) {
             return NGX_ERROR;
         }
 
-        if (len) {
-            ngx_memcpy(it->value.data, value, len);
-        }
         it->value.len = len;
 
         return NGX_OK;
@@ -1460,15 +2127,16 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
     uint32_t                      flags;
     uint64_t                      cas;
     ngx_int_t                     rc;
-    ngx_str_t                     doc;
+    ngx_str_t                     doc, json;
     ngx_http_woportal_entry_t     e;
     ngx_http_woportal_error_t     err;
+    ngx_http_woportal_stored_t    v;
     ngx_http_woportal_persist_t   p;
 
     (void) ngx_hex_dump(id, it->rec->id, sizeof(it->rec->id));
 
     if (!it->found && l->wlcf->db) {
-        /* evicted: SQL answers, and fills memcached (persist.c) */
+        /* evicted: SQL answers, and fills memcached (db.c) */
 
         ngx_memzero(&p, sizeof(ngx_http_woportal_persist_t));
         p.db = l->wlcf->db;
@@ -1484,7 +2152,9 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
         if (rc == NGX_OK) {
             it->found = 1;
             it->gone = (flags == NGX_HTTP_WOPORTAL_FORMAT_GONE);
-            it->not_entry = (flags != NGX_HTTP_WOPORTAL_FORMAT_JSON);
+            it->framed = (flags == NGX_HTTP_WOPORTAL_FORMAT_ENTRY);
+            it->not_entry = (flags != NGX_HTTP_WOPORTAL_FORMAT_JSON
+                             && !it->framed);
 
             it->value.data = ngx_pnalloc(l->pool, doc.len ? doc.len : 1);
 
@@ -1514,7 +2184,22 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_woportal_decode(l->pool, &it->value,
+    /* served as stored: the JSON, behind the header of FORMAT_ENTRY */
+
+    json = it->value;
+
+    if (it->framed) {
+        if (ngx_http_woportal_value_open(&it->value, id, &v) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, l->pool->log, 0,
+                          "woportal: stored entry \"%V\" is corrupt: %s",
+                          &it->key, v.reason);
+            return NGX_ABORT;
+        }
+
+        json = v.json;
+    }
+
+    rc = ngx_http_woportal_decode(l->pool, &json,
                                   NGX_HTTP_WOPORTAL_DOC_STORED, &e, &err);
 
     if (rc == NGX_ERROR) {
@@ -1523,7 +2208,8 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
 
     if (rc != NGX_OK
         || it->not_entry
-        || ngx_strncmp(e.id, id, NGX_HTTP_WOPORTAL_ID_LEN) != 0)
+        || ngx_strncmp(e.id, id, NGX_HTTP_WOPORTAL_ID_LEN) != 0
+        || (it->framed && !ngx_http_woportal_value_agrees(&v, &e)))
     {
         ngx_log_error(NGX_LOG_ERR, l->pool->log, 0,
                       "woportal: stored entry \"%V\" is corrupt", &it->key);
@@ -1539,7 +2225,7 @@ ngx_http_woportal_list_entry(ngx_http_woportal_list_t *l,
         return ngx_http_woportal_list_mend(l, &e, id);
     }
 
-    l->served[l->nserved++] = it->value;
+    l->served[l->nserved++] = json;
 
     if (e.version > it->rec->version) {
         /* its record was lost: the entry is listed by an older one */
@@ -1584,7 +2270,8 @@ ngx_http_woportal_list_mended(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
     u_char                    *p;
-    ngx_str_t                  value;
+    uint32_t                   server;
+    ngx_str_t                  value, *key;
     ngx_uint_t                 i, j;
     ngx_http_woportal_mend_t  *mend;
 
@@ -1617,14 +2304,17 @@ ngx_http_woportal_list_mended(ngx_http_woportal_list_t *l,
             }
         }
 
-        if (ngx_http_woportal_store_append(mc,
-                                       &l->wlcf->index_keys[mend[i].shard],
-                                       &value, 0, log)
-            != NGX_OK)
+        key = &l->wlcf->index_keys[mend[i].shard];
+        server = memcached_generate_hash(mc, (char *) key->data, key->len);
+
+        if (server >= ngx_http_woportal_mc_servers(l->wlcf->store->client)
+            || ngx_http_woportal_index_append(mc, key, &value,
+                                       &l->wlcf->index_counts[server], 0,
+                                       log)
+               != NGX_OK)
         {
-            (void) ngx_http_woportal_store_distrust(mc,
-                                 &l->wlcf->index_keys[l->wlcf->index_shards],
-                                 log);
+            (void) ngx_http_woportal_index_distrust(mc,
+                                                    l->wlcf->index_marks, log);
         }
     }
 }

@@ -9,7 +9,7 @@
  * is one atomic add, from the event loop or a pool thread alike: no lock.
  *
  * The hooks: the store calls of requests (store.c: posted, done), the SQL
- * calls (persist.c), the index shards read by lists (list.c) and their
+ * calls (db.c), the index shards read by lists (list.c) and their
  * compactions (store.c); the requests themselves are counted in the log
  * phase, by operation and status.
  */
@@ -18,8 +18,9 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <libmemcached/memcached.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_metrics.h"
+#include "ngx_http_woportal_variables.h"
 #include "ngx_http_woportal_version.h"
 
 
@@ -74,6 +75,9 @@ static ngx_int_t ngx_http_woportal_metrics_text(ngx_http_woportal_text_t *t,
 static ngx_int_t ngx_http_woportal_histogram_text(ngx_http_woportal_text_t *t,
     char *name, char *help, char *label, ngx_str_t *values,
     ngx_http_woportal_histogram_t *h, ngx_uint_t n);
+static ngx_int_t ngx_http_woportal_counters_text(ngx_http_woportal_text_t *t,
+    char *name, char *help, char *label, ngx_str_t *values,
+    ngx_atomic_t *counters, ngx_uint_t n);
 static ngx_int_t ngx_http_woportal_printf(ngx_http_woportal_text_t *t,
     const char *fmt, ...);
 
@@ -225,51 +229,33 @@ ngx_http_woportal_metrics_posted(ngx_http_woportal_call_t *call)
 
 
 /*
- * store.c: the call's completion event, before its done handler (which
- * may free the request, and the call with it).
+ * store.c: a call ended, us after its post, with this outcome: only an
+ * unavailable store is an error (what store.c answers 503)
  */
 
 void
-ngx_http_woportal_metrics_done(ngx_http_woportal_call_t *call)
+ngx_http_woportal_metrics_done(ngx_http_woportal_store_op_e op, uint64_t us,
+    ngx_http_woportal_outcome_e outcome)
 {
-    uint64_t                      us, now;
-    ngx_uint_t                    failed;
-    ngx_http_woportal_ctx_t      *ctx;
     ngx_http_woportal_metrics_t  *m;
-
-    now = ngx_http_woportal_metrics_clock();
-    us = (now > call->posted) ? now - call->posted : 0;
-
-    ctx = ngx_http_get_module_ctx(call->request, ngx_http_woportal_module);
-
-    if (ctx) {
-        ctx->store_us += us;
-        ctx->stored = 1;
-    }
 
     m = ngx_http_woportal_metrics;
 
-    if (m == NULL || call->op >= NGX_HTTP_WOPORTAL_STORE_COUNT) {
+    if (m == NULL || op >= NGX_HTTP_WOPORTAL_STORE_COUNT) {
         return;
     }
 
     (void) ngx_atomic_fetch_add(&m->in_flight, -1);
 
-    ngx_http_woportal_observe(&m->store[call->op], us);
+    ngx_http_woportal_observe(&m->store[op], us);
 
-    /* what store.c answers 503 */
-    failed = (call->rc != MEMCACHED_SUCCESS
-              && call->rc != MEMCACHED_NOTFOUND
-              && call->rc != MEMCACHED_NOTSTORED
-              && call->rc != MEMCACHED_DATA_EXISTS);
-
-    if (failed) {
-        (void) ngx_atomic_fetch_add(&m->store_errors[call->op], 1);
+    if (outcome == NGX_HTTP_WOPORTAL_OUTCOME_UNAVAILABLE) {
+        (void) ngx_atomic_fetch_add(&m->store_errors[op], 1);
     }
 }
 
 
-/* persist.c, in a pool thread: one SQL call, started at start */
+/* db.c, in a pool thread: one SQL call, started at start */
 
 void
 ngx_http_woportal_metrics_sql(ngx_http_woportal_dbcall_e call, uint64_t start,
@@ -294,10 +280,14 @@ ngx_http_woportal_metrics_sql(ngx_http_woportal_dbcall_e call, uint64_t start,
 }
 
 
-/* list.c, in a pool thread: a list read the whole index, bytes of it */
+/*
+ * list.c, in a pool thread: the size of the index a list listed from, and
+ * the bytes of it the list read from memcached (what changed since its
+ * worker's cache last read it; index_cache.c)
+ */
 
 void
-ngx_http_woportal_metrics_index(size_t bytes)
+ngx_http_woportal_metrics_index(size_t bytes, size_t read)
 {
     ngx_http_woportal_metrics_t  *m;
 
@@ -307,15 +297,17 @@ ngx_http_woportal_metrics_index(size_t bytes)
         return;
     }
 
-    /* a gauge: the last list's reading wins */
+    /* a gauge: the last list's wins */
     m->index_bytes = bytes;
 
-    (void) ngx_atomic_fetch_add(&m->index_read_bytes, bytes);
-    (void) ngx_atomic_fetch_add(&m->index_reads, 1);
+    if (read) {
+        (void) ngx_atomic_fetch_add(&m->index_read_bytes, read);
+        (void) ngx_atomic_fetch_add(&m->index_reads, 1);
+    }
 }
 
 
-/* store.c, in a pool thread: an index shard was rewritten */
+/* index_store.c, in a pool thread: an index shard was rewritten */
 
 void
 ngx_http_woportal_metrics_compacted(void)
@@ -433,7 +425,7 @@ static ngx_int_t
 ngx_http_woportal_metrics_text(ngx_http_woportal_text_t *t,
     ngx_http_woportal_metrics_t *m)
 {
-    ngx_uint_t  op, s, i;
+    ngx_uint_t  op, s;
 
     if (ngx_http_woportal_printf(t,
             "# HELP woportal_build_info The module's version and the "
@@ -486,23 +478,14 @@ ngx_http_woportal_metrics_text(ngx_http_woportal_text_t *t,
         return NGX_ERROR;
     }
 
-    if (ngx_http_woportal_printf(t,
-            "# HELP woportal_store_errors_total Store calls that failed: "
-            "memcached or the database could not be used.\n"
-            "# TYPE woportal_store_errors_total counter\n")
+    if (ngx_http_woportal_counters_text(t, "woportal_store_errors_total",
+            "Store calls that failed: memcached or the database could not "
+            "be used.",
+            "op", ngx_http_woportal_store_ops, m->store_errors,
+            NGX_HTTP_WOPORTAL_STORE_COUNT)
         != NGX_OK)
     {
         return NGX_ERROR;
-    }
-
-    for (i = 0; i < NGX_HTTP_WOPORTAL_STORE_COUNT; i++) {
-        if (ngx_http_woportal_printf(t,
-                "woportal_store_errors_total{op=\"%V\"} %uA\n",
-                &ngx_http_woportal_store_ops[i], m->store_errors[i])
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
     }
 
     if (ngx_http_woportal_printf(t,
@@ -525,34 +508,26 @@ ngx_http_woportal_metrics_text(ngx_http_woportal_text_t *t,
         return NGX_ERROR;
     }
 
-    if (ngx_http_woportal_printf(t,
-            "# HELP woportal_sql_errors_total SQL calls that failed.\n"
-            "# TYPE woportal_sql_errors_total counter\n")
+    if (ngx_http_woportal_counters_text(t, "woportal_sql_errors_total",
+            "SQL calls that failed.",
+            "call", ngx_http_woportal_sql_calls, m->sql_errors,
+            NGX_HTTP_WOPORTAL_DBCALL_COUNT)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < NGX_HTTP_WOPORTAL_DBCALL_COUNT; i++) {
-        if (ngx_http_woportal_printf(t,
-                "woportal_sql_errors_total{call=\"%V\"} %uA\n",
-                &ngx_http_woportal_sql_calls[i], m->sql_errors[i])
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
     return ngx_http_woportal_printf(t,
-        "# HELP woportal_index_bytes Bytes of list index shards read by "
-        "the latest list.\n"
+        "# HELP woportal_index_bytes Bytes of the list index the latest "
+        "list listed from.\n"
         "# TYPE woportal_index_bytes gauge\n"
         "woportal_index_bytes %uA\n"
         "# HELP woportal_index_read_bytes_total Bytes of list index shards "
-        "read by lists.\n"
+        "lists read from memcached.\n"
         "# TYPE woportal_index_read_bytes_total counter\n"
         "woportal_index_read_bytes_total %uA\n"
-        "# HELP woportal_index_reads_total Lists that read the index.\n"
+        "# HELP woportal_index_reads_total Lists that read index shards "
+        "from memcached.\n"
         "# TYPE woportal_index_reads_total counter\n"
         "woportal_index_reads_total %uA\n"
         "# HELP woportal_index_compactions_total Index shards rewritten "
@@ -601,6 +576,35 @@ ngx_http_woportal_histogram_text(ngx_http_woportal_text_t *t, char *name,
                 "%s_count{%s=\"%V\"} %uA\n",
                 name, label, &values[i], sum / 1000000, sum % 1000000,
                 name, label, &values[i], count)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a counter by one label, each value of it */
+
+static ngx_int_t
+ngx_http_woportal_counters_text(ngx_http_woportal_text_t *t, char *name,
+    char *help, char *label, ngx_str_t *values, ngx_atomic_t *counters,
+    ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    if (ngx_http_woportal_printf(t, "# HELP %s %s\n# TYPE %s counter\n",
+                                 name, help, name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_woportal_printf(t, "%s{%s=\"%V\"} %uA\n",
+                                     name, label, &values[i], counters[i])
             != NGX_OK)
         {
             return NGX_ERROR;

@@ -30,6 +30,14 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_auth.h"
+#include "ngx_http_woportal_encode.h"
+#include "ngx_http_woportal_entry.h"
+#include "ngx_http_woportal_index.h"
+#include "ngx_http_woportal_modify.h"
+#include "ngx_http_woportal_request.h"
+#include "ngx_http_woportal_response.h"
+#include "ngx_http_woportal_value.h"
 
 
 #define NGX_HTTP_WOPORTAL_CAS_ATTEMPTS  8
@@ -51,8 +59,6 @@ static void ngx_http_woportal_delete_done(ngx_http_woportal_call_t *call);
 ngx_int_t
 ngx_http_woportal_modify(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
 {
-    r->connection->log->action = "updating a woportal entry";
-
     return ngx_http_woportal_modify_read(r, ctx);
 }
 
@@ -67,20 +73,11 @@ ngx_http_woportal_delete(ngx_http_request_t *r, ngx_http_woportal_ctx_t *ctx)
         return rc;
     }
 
-    r->connection->log->action = "deleting a woportal entry";
-
     if (r->headers_in.if_match || ctx->key->namespaces) {
-        rc = ngx_http_woportal_modify_read(r, ctx);
-
-    } else {
-        rc = ngx_http_woportal_delete_post(r, ctx);
+        return ngx_http_woportal_modify_read(r, ctx);
     }
 
-    if (rc == NGX_DONE) {
-        r->main->count++;
-    }
-
-    return rc;
+    return ngx_http_woportal_delete_post(r, ctx);
 }
 
 
@@ -153,7 +150,7 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
         ctx->expected = ctx->entry.version;
 
         if (ngx_http_woportal_index_prepare(r, call, NULL,
-                                            ctx->route.id.data)
+                                            ctx->id.data)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -179,9 +176,14 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
                                     "completed and cancelled are final");
         }
 
+        /* the JSON is SQL's doc, and memcached's value behind a header */
+
         if (rc != NGX_OK
             || ngx_http_woportal_encode_entry(r->pool, &ctx->entry,
-                                              &ctx->json, &call->value)
+                                              &ctx->json, &ctx->persist.doc)
+               != NGX_OK
+            || ngx_http_woportal_value_make(r->pool, &ctx->entry,
+                                            &ctx->persist.doc, &call->value)
                != NGX_OK
             || ngx_http_woportal_index_prepare(r, call, &ctx->entry,
                                                ctx->entry.id)
@@ -190,7 +192,7 @@ ngx_http_woportal_modify_apply(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        call->flags = NGX_HTTP_WOPORTAL_FORMAT_JSON;
+        call->flags = NGX_HTTP_WOPORTAL_FORMAT_ENTRY;
     }
 
     /* call->cas is still the one the get returned */
@@ -293,7 +295,7 @@ ngx_http_woportal_delete_post(ngx_http_request_t *r,
     ngx_http_woportal_ctx_t *ctx)
 {
     if (ngx_http_woportal_index_prepare(r, &ctx->call, NULL,
-                                        ctx->route.id.data)
+                                        ctx->id.data)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -18,8 +18,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
-#include "ngx_http_woportal_version.h"
 #include "ngx_http_woportal_openapi.h"
+#include "ngx_http_woportal_response.h"
+#include "ngx_http_woportal_version.h"
+#include "ngx_http_woportal_openapi_json.h"
 
 
 static ngx_buf_t *ngx_http_woportal_openapi_buf(ngx_pool_t *pool, u_char *p,

@@ -1,6 +1,6 @@
 
 /*
- * The PostgreSQL backend of persistence (persist.c): woportal_persist
+ * The PostgreSQL backend of persistence (db.c): woportal_persist
  * postgresql:<libpq conninfo>, for several nginx nodes sharing one store.
  * Each pool thread owns its connection (libpq blocks: pool threads only),
  * with its statements prepared on first use (preparing a write locks the
@@ -17,17 +17,20 @@
 #include <ngx_http.h>
 #include <libpq-fe.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_db.h"
 #include "ngx_http_woportal_pgsql_schema.h"
 
 
 /* an advisory lock key: "wopo" */
-#define NGX_HTTP_WOPORTAL_PG_LOCK  "2003792751"
+#define NGX_HTTP_WOPORTAL_PG_LOCK     "2003792751"
+
+/* the most parameters a statement has */
+#define NGX_HTTP_WOPORTAL_PG_NPARAMS  4
 
 
 enum {
     NGX_HTTP_WOPORTAL_PG_DELETE = 0,
     NGX_HTTP_WOPORTAL_PG_TOMBSTONE,
-    NGX_HTTP_WOPORTAL_PG_NS_DELETE,
     NGX_HTTP_WOPORTAL_PG_LOAD,
     NGX_HTTP_WOPORTAL_PG_SCAN,
     NGX_HTTP_WOPORTAL_PG_DELETE_IF,
@@ -39,32 +42,26 @@ enum {
 
 
 static const char  *ngx_http_woportal_pg_names[] = {
-    "wp_delete", "wp_tombstone", "wp_ns_delete", "wp_load", "wp_scan",
-    "wp_delete_if", "wp_put_new", "wp_put_change", "wp_delete_checked"
+    "wp_delete", "wp_tombstone", "wp_load", "wp_scan", "wp_delete_if",
+    "wp_put_new", "wp_put_change", "wp_delete_checked"
 };
 
 
 static const char  *ngx_http_woportal_pg_sql[] = {
 
     /* a deletion keeps a tombstone: see sqlite.c */
-    "UPDATE woportal_entries SET version = 9223372036854775807,"
-    " workorder = '', client = '', status = '', access_level = '',"
-    " expiry_date = NULL, doc = '' WHERE prefix = $1 AND id = $2"
-    " AND doc <> ''",
+    "UPDATE woportal_entries SET version = 9223372036854775807, doc = ''"
+    " WHERE prefix = $1 AND id = $2 AND doc <> ''",
 
     /*
      * the tombstone of an entry the database has no live row of: a row
      * that a queued create inserts at the same moment (PostgreSQL lets
      * the statement wait for it) is turned into the tombstone too
      */
-    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
-    " status, access_level, expiry_date, created_at, updated_at, doc)"
-    " VALUES ($1, $2, 9223372036854775807, '', '', '', '', NULL, 0, 0, '')"
+    "INSERT INTO woportal_entries (prefix, id, version, doc)"
+    " VALUES ($1, $2, 9223372036854775807, '')"
     " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
-    " workorder = '', client = '', status = '', access_level = '',"
-    " expiry_date = NULL, doc = ''",
-
-    "DELETE FROM woportal_entry_namespaces WHERE prefix = $1 AND id = $2",
+    " doc = ''",
 
     "SELECT doc FROM woportal_entries WHERE prefix = $1 AND id = $2"
     " AND doc <> ''",
@@ -72,65 +69,37 @@ static const char  *ngx_http_woportal_pg_sql[] = {
     "SELECT doc FROM woportal_entries WHERE prefix = $1 AND doc <> ''",
 
     /* a conditional deletion: only of the version the request saw */
-    "UPDATE woportal_entries SET version = 9223372036854775807,"
-    " workorder = '', client = '', status = '', access_level = '',"
-    " expiry_date = NULL, doc = '' WHERE prefix = $1 AND id = $2"
-    " AND doc <> '' AND version <= $3",
+    "UPDATE woportal_entries SET version = 9223372036854775807, doc = ''"
+    " WHERE prefix = $1 AND id = $2 AND doc <> '' AND version <= $3",
 
     /*
      * The writes of a group commit, one statement each, so that a
-     * transaction's statements go in one pipeline (pgsql_commit()): a
-     * write whose row is refused changes no namespace ($12: text[])
+     * transaction's statements go in one pipeline (pgsql_commit())
      */
 
-    "WITH up AS (INSERT INTO woportal_entries (prefix, id, version,"
-    " workorder, client, status, access_level, expiry_date, created_at,"
-    " updated_at, doc)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    " ON CONFLICT (prefix, id) DO NOTHING RETURNING 1),"
-    " ins AS (INSERT INTO woportal_entry_namespaces (prefix, namespace, id)"
-    " SELECT $1, n, $2 FROM unnest($12::text[]) AS n"
-    " WHERE EXISTS (SELECT 1 FROM up) ON CONFLICT DO NOTHING)"
-    " SELECT count(*) FROM up",
+    "INSERT INTO woportal_entries (prefix, id, version, doc)"
+    " VALUES ($1, $2, $3, $4) ON CONFLICT (prefix, id) DO NOTHING",
 
-    "WITH up AS (INSERT INTO woportal_entries (prefix, id, version,"
-    " workorder, client, status, access_level, expiry_date, created_at,"
-    " updated_at, doc)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    /* a change never goes back to an older version */
+    "INSERT INTO woportal_entries (prefix, id, version, doc)"
+    " VALUES ($1, $2, $3, $4)"
     " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
-    " workorder = excluded.workorder, client = excluded.client,"
-    " status = excluded.status, access_level = excluded.access_level,"
-    " expiry_date = excluded.expiry_date, created_at = excluded.created_at,"
-    " updated_at = excluded.updated_at, doc = excluded.doc"
-    " WHERE woportal_entries.version < excluded.version RETURNING 1),"
-    " del AS (DELETE FROM woportal_entry_namespaces"
-    " WHERE prefix = $1 AND id = $2 AND namespace <> ALL ($12::text[])"
-    " AND EXISTS (SELECT 1 FROM up)),"
-    " ins AS (INSERT INTO woportal_entry_namespaces (prefix, namespace, id)"
-    " SELECT $1, n, $2 FROM unnest($12::text[]) AS n"
-    " WHERE EXISTS (SELECT 1 FROM up) ON CONFLICT DO NOTHING)"
-    " SELECT count(*) FROM up",
+    " doc = excluded.doc WHERE woportal_entries.version < excluded.version",
 
     /*
      * 2 when deleted, 1 when a newer version is there, 0 when there is no
      * entry (its tombstone goes in all the same: see sqlite_delete())
      */
     "WITH d AS (UPDATE woportal_entries SET version = 9223372036854775807,"
-    " workorder = '', client = '', status = '', access_level = '',"
-    " expiry_date = NULL, doc = '' WHERE prefix = $1 AND id = $2"
-    " AND doc <> '' AND version <= $3 RETURNING 1),"
+    " doc = '' WHERE prefix = $1 AND id = $2 AND doc <> ''"
+    " AND version <= $3 RETURNING 1),"
     " live AS (SELECT 1 FROM woportal_entries WHERE prefix = $1 AND id = $2"
     " AND doc <> ''),"
-    " t AS (INSERT INTO woportal_entries (prefix, id, version, workorder,"
-    " client, status, access_level, expiry_date, created_at, updated_at,"
-    " doc) SELECT $1, $2, 9223372036854775807, '', '', '', '', NULL, 0, 0,"
-    " '' WHERE NOT EXISTS (SELECT 1 FROM live)"
+    " t AS (INSERT INTO woportal_entries (prefix, id, version, doc)"
+    " SELECT $1, $2, 9223372036854775807, ''"
+    " WHERE NOT EXISTS (SELECT 1 FROM live)"
     " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
-    " workorder = '', client = '', status = '', access_level = '',"
-    " expiry_date = NULL, doc = ''),"
-    " ns AS (DELETE FROM woportal_entry_namespaces"
-    " WHERE prefix = $1 AND id = $2"
-    " AND (EXISTS (SELECT 1 FROM d) OR NOT EXISTS (SELECT 1 FROM live)))"
+    " doc = '')"
     " SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM live)"
 };
 
@@ -163,9 +132,8 @@ static ngx_int_t ngx_http_woportal_pgsql_send(PGconn *pg, ngx_uint_t stmt,
     int n, const char **values, const int *lengths);
 static ngx_int_t ngx_http_woportal_pgsql_next(ngx_http_woportal_db_t *db,
     PGconn *pg, ngx_uint_t *found, ngx_log_t *log);
-static char *ngx_http_woportal_pgsql_params(ngx_http_woportal_persist_t *p,
-    const char **values, int *lengths, u_char numbers[][NGX_INT64_LEN + 1],
-    char *buf);
+static void ngx_http_woportal_pgsql_params(ngx_http_woportal_persist_t *p,
+    const char **values, int *lengths, u_char *number);
 static void ngx_http_woportal_pgsql_free(void *conn);
 static void ngx_http_woportal_pgsql_key(const char **values, int *lengths,
     ngx_str_t *prefix, u_char *id);
@@ -173,6 +141,7 @@ static ngx_http_woportal_pgsql_t *ngx_http_woportal_pgsql_conn(
     ngx_http_woportal_db_t *db, void **slot, ngx_uint_t stmt, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_pgsql_setup(ngx_http_woportal_db_t *db,
     PGconn *pg, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_pgsql_version(PGconn *pg);
 static ngx_int_t ngx_http_woportal_pgsql_exec(ngx_http_woportal_db_t *db,
     void **slot, const char *sql, ngx_log_t *log);
 static PGresult *ngx_http_woportal_pgsql_run(ngx_http_woportal_db_t *db,
@@ -229,35 +198,25 @@ static ngx_int_t
 ngx_http_woportal_pgsql_put(ngx_http_woportal_db_t *db, void **slot,
     ngx_http_woportal_persist_t *p, ngx_log_t *log)
 {
-    int          lengths[12];
-    char        *nsbuf;
-    u_char       numbers[4][NGX_INT64_LEN + 1];
+    int          lengths[NGX_HTTP_WOPORTAL_PG_NPARAMS];
+    u_char       number[NGX_INT64_LEN + 1];
     PGresult    *res;
     ngx_int_t    rc;
-    const char  *values[12];
+    const char  *values[NGX_HTTP_WOPORTAL_PG_NPARAMS];
 
     ngx_http_woportal_pgsql_key(values, lengths, &p->prefix, p->id);
-
-    nsbuf = ngx_http_woportal_pgsql_params(p, values, lengths, numbers, NULL);
-    if (nsbuf == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* the row and its namespaces, in one statement: see pgsql_commit() */
+    ngx_http_woportal_pgsql_params(p, values, lengths, number);
 
     res = ngx_http_woportal_pgsql_run(db, slot,
                                       p->create
                                       ? NGX_HTTP_WOPORTAL_PG_PUT_NEW
                                       : NGX_HTTP_WOPORTAL_PG_PUT_CHANGE,
-                                      12, values, lengths, log);
-    free(nsbuf);
-
+                                      4, values, lengths, log);
     if (res == NULL) {
         return NGX_ERROR;
     }
 
-    rc = (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] != '0')
-         ? NGX_OK : NGX_BUSY;
+    rc = (PQcmdTuples(res)[0] != '0') ? NGX_OK : NGX_BUSY;
 
     PQclear(res);
 
@@ -269,11 +228,11 @@ static ngx_int_t
 ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
     ngx_http_woportal_persist_t *p, ngx_log_t *log)
 {
-    int          lengths[3];
+    int          lengths[NGX_HTTP_WOPORTAL_PG_NPARAMS];
     u_char       expected[NGX_INT64_LEN + 1];
     PGresult    *res;
     ngx_int_t    found, checked;
-    const char  *values[3];
+    const char  *values[NGX_HTTP_WOPORTAL_PG_NPARAMS];
 
     ngx_http_woportal_pgsql_key(values, lengths, &p->prefix, p->id);
 
@@ -282,9 +241,7 @@ ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
     if (p->expected) {
         /* only the version the request saw: see sqlite.c */
 
-        *ngx_sprintf(expected, "%uL", p->expected) = '\0';
-        values[2] = (char *) expected;
-        lengths[2] = 0;
+        ngx_http_woportal_pgsql_params(p, values, lengths, expected);
 
         res = ngx_http_woportal_pgsql_run(db, slot,
                                           NGX_HTTP_WOPORTAL_PG_DELETE_IF, 3,
@@ -331,15 +288,6 @@ ngx_http_woportal_pgsql_delete(ngx_http_woportal_db_t *db, void **slot,
 
     res = ngx_http_woportal_pgsql_run(db, slot,
                                       NGX_HTTP_WOPORTAL_PG_TOMBSTONE, 2,
-                                      values, lengths, log);
-    if (res == NULL) {
-        return NGX_ERROR;
-    }
-
-    PQclear(res);
-
-    res = ngx_http_woportal_pgsql_run(db, slot,
-                                      NGX_HTTP_WOPORTAL_PG_NS_DELETE, 2,
                                       values, lengths, log);
     if (res == NULL) {
         return NGX_ERROR;
@@ -403,21 +351,21 @@ ngx_http_woportal_pgsql_commit(ngx_http_woportal_db_t *db, void **slot,
     ngx_http_woportal_persist_t **ps, ngx_int_t *rcs, ngx_uint_t n,
     ngx_log_t *log)
 {
-    int                         lengths[12];
-    char                       *nsbuf;
-    u_char                      numbers[4][NGX_INT64_LEN + 1];
-    PGconn                     *pg;
-    PGresult                   *res;
-    ngx_int_t                   rc;
-    ngx_uint_t                  i, k, found, stmt;
-    const char                 *values[12];
-    ngx_http_woportal_pgsql_t  *c;
+    int                           lengths[NGX_HTTP_WOPORTAL_PG_NPARAMS];
+    int                           nparams;
+    u_char                        number[NGX_INT64_LEN + 1];
+    PGconn                       *pg;
+    PGresult                     *res;
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, k, found, stmt, last;
+    const char                   *values[NGX_HTTP_WOPORTAL_PG_NPARAMS];
+    ngx_http_woportal_pgsql_t    *c;
     ngx_http_woportal_persist_t  *p;
 
     static ngx_uint_t  needed[] = {
         NGX_HTTP_WOPORTAL_PG_PUT_NEW, NGX_HTTP_WOPORTAL_PG_PUT_CHANGE,
         NGX_HTTP_WOPORTAL_PG_DELETE_CHECKED, NGX_HTTP_WOPORTAL_PG_DELETE,
-        NGX_HTTP_WOPORTAL_PG_TOMBSTONE, NGX_HTTP_WOPORTAL_PG_NS_DELETE
+        NGX_HTTP_WOPORTAL_PG_TOMBSTONE
     };
 
     /* prepared before: a pipeline has no room for a failed prepare */
@@ -432,8 +380,6 @@ ngx_http_woportal_pgsql_commit(ngx_http_woportal_db_t *db, void **slot,
     }
 
     pg = c->pg;
-
-    nsbuf = NULL;
 
     if (PQenterPipelineMode(pg) != 1) {
         return ngx_http_woportal_pgsql_failed(db, slot, NULL, log);
@@ -450,52 +396,29 @@ ngx_http_woportal_pgsql_commit(ngx_http_woportal_db_t *db, void **slot,
         p = ps[i];
 
         ngx_http_woportal_pgsql_key(values, lengths, &p->prefix, p->id);
+        ngx_http_woportal_pgsql_params(p, values, lengths, number);
 
-        if (p->entry) {
-            nsbuf = ngx_http_woportal_pgsql_params(p, values, lengths,
-                                                   numbers, nsbuf);
-            if (nsbuf == NULL) {
-                rc = NGX_ERROR;
-                goto sync;
-            }
-
+        if (p->version) {
             stmt = p->create ? NGX_HTTP_WOPORTAL_PG_PUT_NEW
                              : NGX_HTTP_WOPORTAL_PG_PUT_CHANGE;
+            last = stmt;
+            nparams = 4;
 
-            if (ngx_http_woportal_pgsql_send(pg, stmt, 12, values, lengths)
-                != NGX_OK)
-            {
-                rc = NGX_ERROR;
-                goto sync;
-            }
+        } else if (p->expected) {
+            stmt = NGX_HTTP_WOPORTAL_PG_DELETE_CHECKED;
+            last = stmt;
+            nparams = 3;
 
-            continue;
+        } else {
+            /* a plain deletion: pgsql_delete()'s two statements */
+            stmt = NGX_HTTP_WOPORTAL_PG_DELETE;
+            last = NGX_HTTP_WOPORTAL_PG_TOMBSTONE;
+            nparams = 2;
         }
 
-        if (p->expected) {
-            *ngx_sprintf(numbers[0], "%uL", p->expected) = '\0';
-            values[2] = (char *) numbers[0];
-            lengths[2] = 0;
-
-            if (ngx_http_woportal_pgsql_send(pg,
-                                         NGX_HTTP_WOPORTAL_PG_DELETE_CHECKED,
-                                         3, values, lengths)
-                != NGX_OK)
-            {
-                rc = NGX_ERROR;
-                goto sync;
-            }
-
-            continue;
-        }
-
-        /* a plain deletion: pgsql_delete()'s three statements */
-
-        for (stmt = NGX_HTTP_WOPORTAL_PG_DELETE;
-             stmt <= NGX_HTTP_WOPORTAL_PG_NS_DELETE;
-             stmt++)
-        {
-            if (ngx_http_woportal_pgsql_send(pg, stmt, 2, values, lengths)
+        for ( /* void */ ; stmt <= last; stmt++) {
+            if (ngx_http_woportal_pgsql_send(pg, stmt, nparams, values,
+                                             lengths)
                 != NGX_OK)
             {
                 rc = NGX_ERROR;
@@ -510,8 +433,6 @@ ngx_http_woportal_pgsql_commit(ngx_http_woportal_db_t *db, void **slot,
 
 sync:
 
-    free(nsbuf);
-
     if (PQpipelineSync(pg) != 1) {
         (void) ngx_http_woportal_pgsql_failed(db, slot, NULL, log);
         return NGX_ERROR;
@@ -525,7 +446,7 @@ sync:
         for (i = 0; i < n && rc == NGX_OK; i++) {
             p = ps[i];
 
-            if (p->entry) {
+            if (p->version) {
                 rc = ngx_http_woportal_pgsql_next(db, pg, &found, log);
                 rcs[i] = found ? NGX_OK : NGX_BUSY;
                 continue;
@@ -541,7 +462,8 @@ sync:
             rc = ngx_http_woportal_pgsql_next(db, pg, &found, log);
             rcs[i] = found ? NGX_OK : NGX_DECLINED;
 
-            for (k = 0; k < 2 && rc == NGX_OK; k++) {
+            if (rc == NGX_OK) {
+                /* the tombstone's */
                 rc = ngx_http_woportal_pgsql_next(db, pg, NULL, log);
             }
         }
@@ -592,7 +514,7 @@ static ngx_int_t
 ngx_http_woportal_pgsql_send(PGconn *pg, ngx_uint_t stmt, int n,
     const char **values, const int *lengths)
 {
-    int  i, formats[12];
+    int  i, formats[NGX_HTTP_WOPORTAL_PG_NPARAMS];
 
     for (i = 0; i < n; i++) {
         formats[i] = (lengths[i] != 0);
@@ -674,93 +596,27 @@ ngx_http_woportal_pgsql_next(ngx_http_woportal_db_t *db, PGconn *pg,
 
 
 /*
- * The parameters of a write of an entry: $3-$11 after the key, and $12
- * its namespaces as a text[] literal, in buf (realloc()ed; NULL on
- * failure)
+ * The parameters of a write after the key: a put's version and JSON ($3,
+ * $4), or a deletion's version expected ($3; 0: none), written in number.
  */
 
-static char *
+static void
 ngx_http_woportal_pgsql_params(ngx_http_woportal_persist_t *p,
-    const char **values, int *lengths, u_char numbers[][NGX_INT64_LEN + 1],
-    char *buf)
+    const char **values, int *lengths, u_char *number)
 {
-    u_char                     *q;
-    size_t                      size;
-    ngx_str_t                  *ns, *st, *al;
-    ngx_uint_t                  i, k;
-    ngx_http_woportal_entry_t  *e;
+    uint64_t  v;
 
-    e = p->entry;
-    st = &ngx_http_woportal_statuses[e->status];
-    al = &ngx_http_woportal_access_levels[e->access_level];
+    v = p->version ? p->version : p->expected;
 
-    *ngx_sprintf(numbers[0], "%uL", e->version) = '\0';
-    *ngx_sprintf(numbers[1], "%L", e->expiry_date) = '\0';
-    *ngx_sprintf(numbers[2], "%L", e->created_at) = '\0';
-    *ngx_sprintf(numbers[3], "%L", e->updated_at) = '\0';
+    *ngx_sprintf(number, "%uL", v) = '\0';
 
-    values[2] = (char *) numbers[0];
+    values[2] = (char *) number;
     lengths[2] = 0;
-    values[3] = (char *) e->workorder.data;
-    lengths[3] = e->workorder.len;
-    values[4] = (char *) e->client.data;
-    lengths[4] = e->client.len;
-    values[5] = (char *) st->data;
-    lengths[5] = st->len;
-    values[6] = (char *) al->data;
-    lengths[6] = al->len;
-    values[7] = e->has_expiry ? (char *) numbers[1] : NULL;
-    lengths[7] = 0;
-    values[8] = (char *) numbers[2];
-    lengths[8] = 0;
-    values[9] = (char *) numbers[3];
-    lengths[9] = 0;
-    values[10] = (char *) p->doc.data;
-    lengths[10] = p->doc.len;
 
-    /* {"a","b\"c"}: each quoted, '"' and '\\' escaped; text, so NUL-ended */
-
-    ns = e->namespaces.elts;
-    size = 3;
-
-    for (i = 0; i < e->namespaces.nelts; i++) {
-        size += 2 * ns[i].len + 3;
+    if (p->version) {
+        values[3] = (char *) p->doc.data;
+        lengths[3] = p->doc.len;
     }
-
-    q = realloc(buf, size);
-    if (q == NULL) {
-        free(buf);
-        return NULL;
-    }
-
-    buf = (char *) q;
-    *q++ = '{';
-
-    for (i = 0; i < e->namespaces.nelts; i++) {
-        if (i) {
-            *q++ = ',';
-        }
-
-        *q++ = '"';
-
-        for (k = 0; k < ns[i].len; k++) {
-            if (ns[i].data[k] == '"' || ns[i].data[k] == '\\') {
-                *q++ = '\\';
-            }
-
-            *q++ = ns[i].data[k];
-        }
-
-        *q++ = '"';
-    }
-
-    *q++ = '}';
-    *q = '\0';
-
-    values[11] = buf;
-    lengths[11] = 0;
-
-    return buf;
 }
 
 
@@ -943,39 +799,115 @@ ngx_http_woportal_pgsql_conn(ngx_http_woportal_db_t *db, void **slot,
 }
 
 
-/* the schema, when it is missing */
+/*
+ * Brings the schema up to date: the files of sql/postgresql after the
+ * database's version, in order, in one transaction under an advisory
+ * lock, so that the workers of nodes starting together apply each once
+ */
 
 static ngx_int_t
 ngx_http_woportal_pgsql_setup(ngx_http_woportal_db_t *db, PGconn *pg,
     ngx_log_t *log)
 {
     PGresult    *res;
+    ngx_int_t    v, n;
     ngx_uint_t   ok;
 
-    res = PQexec(pg, "SELECT 1 FROM woportal_schema WHERE version = "
-                     NGX_HTTP_WOPORTAL_SCHEMA_VERSION);
-    ok = (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1);
+    n = sizeof(ngx_http_woportal_pgsql_schema) / sizeof(char *);
+
+    /* a read first: a database that has them takes no lock */
+
+    if (ngx_http_woportal_pgsql_version(pg) >= n) {
+        return NGX_OK;
+    }
+
+    /*
+     * The lock is the session's, taken before the transaction begins: a
+     * transaction begun before another worker committed the schema can
+     * go on finding no table of versions (a backend's caches of the
+     * catalog learn of others' changes when a transaction begins or a
+     * table is locked), and would apply the files again.
+     */
+
+    res = PQexec(pg, "SELECT pg_advisory_lock(" NGX_HTTP_WOPORTAL_PG_LOCK
+                     ")");
+    ok = (PQresultStatus(res) == PGRES_TUPLES_OK);
     PQclear(res);
 
     if (!ok) {
-        res = PQexec(pg, "BEGIN; SELECT pg_advisory_xact_lock("
-                         NGX_HTTP_WOPORTAL_PG_LOCK ");");
-        PQclear(res);
-
-        res = PQexec(pg, ngx_http_woportal_pgsql_schema);
-        ok = (PQresultStatus(res) == PGRES_COMMAND_OK);
-        PQclear(res);
-
-        res = PQexec(pg, ok ? "COMMIT" : "ROLLBACK");
-        ok = ok && (PQresultStatus(res) == PGRES_COMMAND_OK);
-        PQclear(res);
-
-        if (!ok) {
-            return NGX_ERROR;
-        }
+        return NGX_ERROR;
     }
 
-    return NGX_OK;
+    res = PQexec(pg, "BEGIN");
+    ok = (PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+
+    /* again under the lock: another worker may have applied them */
+
+    v = ok ? ngx_http_woportal_pgsql_version(pg) : NGX_ERROR;
+    ok = (v != NGX_ERROR);
+
+    while (ok && v < n) {
+        res = PQexec(pg, ngx_http_woportal_pgsql_schema[v++]);
+        ok = (PQresultStatus(res) == PGRES_COMMAND_OK);
+
+        if (!ok) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "woportal: cannot apply version %i of the schema"
+                          " to \"%V\": %s",
+                          v, &db->config, PQresultErrorMessage(res));
+        }
+
+        PQclear(res);
+    }
+
+    res = PQexec(pg, ok ? "COMMIT" : "ROLLBACK");
+    ok = ok && (PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+
+    res = PQexec(pg, "SELECT pg_advisory_unlock(" NGX_HTTP_WOPORTAL_PG_LOCK
+                     ")");
+    ok = ok && (PQresultStatus(res) == PGRES_TUPLES_OK);
+    PQclear(res);
+
+    return ok ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * The newest version of the schema the database has: 0 when it has none
+ * (a new database), NGX_ERROR when it cannot be read
+ */
+
+static ngx_int_t
+ngx_http_woportal_pgsql_version(PGconn *pg)
+{
+    PGresult   *res;
+    ngx_int_t   v;
+
+    res = PQexec(pg, "SELECT to_regclass('woportal_schema') IS NOT NULL");
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        return NGX_ERROR;
+    }
+
+    v = (PQgetvalue(res, 0, 0)[0] == 't');
+    PQclear(res);
+
+    if (v == 0) {
+        return 0;
+    }
+
+    res = PQexec(pg, "SELECT coalesce(max(version), 0) FROM woportal_schema");
+
+    v = (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        ? ngx_atoi((u_char *) PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0))
+        : NGX_ERROR;
+
+    PQclear(res);
+
+    return v;
 }
 
 
@@ -1016,7 +948,7 @@ ngx_http_woportal_pgsql_run(ngx_http_woportal_db_t *db, void **slot,
     ngx_uint_t stmt, int n, const char **values, const int *lengths,
     ngx_log_t *log)
 {
-    int                         i, formats[12];
+    int                         i, formats[NGX_HTTP_WOPORTAL_PG_NPARAMS];
     PGresult                   *res;
     ExecStatusType              status;
     ngx_http_woportal_pgsql_t  *c;

@@ -11,25 +11,28 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_entry.h"
+#include "ngx_http_woportal_id.h"
+#include "ngx_http_woportal_query.h"
 
 
 #define NGX_HTTP_WOPORTAL_PAGE_MAX       2147483647
 
 
-static ngx_int_t ngx_http_woportal_list_param(ngx_http_woportal_query_t *q,
+static ngx_int_t ngx_http_woportal_query_param(ngx_http_woportal_query_t *q,
     ngx_uint_t param, ngx_str_t *value, ngx_http_woportal_error_t *err);
-static ngx_uint_t ngx_http_woportal_list_name(ngx_str_t *name);
-static ngx_int_t ngx_http_woportal_list_bad(ngx_http_woportal_query_t *q,
+static ngx_uint_t ngx_http_woportal_query_name(ngx_str_t *name);
+static ngx_int_t ngx_http_woportal_query_bad(ngx_http_woportal_query_t *q,
     ngx_uint_t param, char *message, ngx_http_woportal_error_t *err);
-static ngx_int_t ngx_http_woportal_list_sort(ngx_http_woportal_query_t *q,
+static ngx_int_t ngx_http_woportal_query_sort(ngx_http_woportal_query_t *q,
     ngx_str_t *value);
-static uint64_t ngx_http_woportal_list_number(ngx_str_t *value,
+static uint64_t ngx_http_woportal_query_number(ngx_str_t *value,
     uint64_t max);
-static ngx_int_t ngx_http_woportal_unescape(ngx_pool_t *pool, u_char *p,
+static ngx_int_t ngx_http_woportal_query_unescape(ngx_pool_t *pool, u_char *p,
     size_t len, ngx_str_t *out);
 
 
-static ngx_str_t  ngx_http_woportal_params[] = {
+static ngx_str_t  ngx_http_woportal_query_params[] = {
     ngx_string("page"),
     ngx_string("per_page"),
     ngx_string("sort"),
@@ -41,11 +44,23 @@ static ngx_str_t  ngx_http_woportal_params[] = {
 };
 
 
+/* page and per_page, by ngx_http_woportal_param_e: 1 to max */
+static struct {
+    uint64_t                      max;
+    char                         *message;
+} ngx_http_woportal_query_ranges[] = {
+    { NGX_HTTP_WOPORTAL_PAGE_MAX,
+      "must be an integer from 1 to 2147483647" },
+    { NGX_HTTP_WOPORTAL_PER_PAGE_MAX,
+      "must be an integer from 1 to 100" }
+};
+
+
 /* the fields a list sorts on, by name */
 static struct {
     ngx_str_t                     name;
     ngx_uint_t                    field;
-} ngx_http_woportal_sort_fields[] = {
+} ngx_http_woportal_query_sort_fields[] = {
     { ngx_string("created_at"), NGX_HTTP_WOPORTAL_F_CREATED_AT },
     { ngx_string("updated_at"), NGX_HTTP_WOPORTAL_F_UPDATED_AT },
     { ngx_string("status"), NGX_HTTP_WOPORTAL_F_STATUS },
@@ -105,13 +120,14 @@ ngx_http_woportal_list_query(ngx_pool_t *pool, ngx_str_t *args,
 
         /* a name that does not decode is no parameter of ours */
 
-        if (ngx_http_woportal_unescape(pool, p, (eq ? eq : end) - p, &name)
+        if (ngx_http_woportal_query_unescape(pool, p, (eq ? eq : end) - p,
+                                             &name)
             != NGX_OK)
         {
             continue;
         }
 
-        param = ngx_http_woportal_list_name(&name);
+        param = ngx_http_woportal_query_name(&name);
 
         if (param == NGX_HTTP_WOPORTAL_Q_NONE) {
             continue;
@@ -120,13 +136,13 @@ ngx_http_woportal_list_query(ngx_pool_t *pool, ngx_str_t *args,
         if (eq == NULL) {
             ngx_str_set(&value, "");
 
-        } else if (ngx_http_woportal_unescape(pool, eq + 1, end - eq - 1,
-                                              &value)
+        } else if (ngx_http_woportal_query_unescape(pool, eq + 1, end - eq - 1,
+                                                    &value)
                    != NGX_OK)
         {
-            if (ngx_http_woportal_list_bad(q, param,
-                                           "has a malformed percent-encoding",
-                                           err)
+            if (ngx_http_woportal_query_bad(q, param,
+                                            "has a malformed percent-encoding",
+                                            err)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -135,7 +151,7 @@ ngx_http_woportal_list_query(ngx_pool_t *pool, ngx_str_t *args,
             continue;
         }
 
-        if (ngx_http_woportal_list_param(q, param, &value, err) != NGX_OK) {
+        if (ngx_http_woportal_query_param(q, param, &value, err) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -163,10 +179,11 @@ ngx_http_woportal_list_query(ngx_pool_t *pool, ngx_str_t *args,
 
 
 static ngx_int_t
-ngx_http_woportal_list_param(ngx_http_woportal_query_t *q, ngx_uint_t param,
+ngx_http_woportal_query_param(ngx_http_woportal_query_t *q, ngx_uint_t param,
     ngx_str_t *value, ngx_http_woportal_error_t *err)
 {
     u_char      *id;
+    uint64_t    *n;
     ngx_str_t   *ns;
     ngx_uint_t   bit;
 
@@ -177,8 +194,8 @@ ngx_http_woportal_list_param(ngx_http_woportal_query_t *q, ngx_uint_t param,
     }
 
     if ((q->given & bit) && !(bit & NGX_HTTP_WOPORTAL_Q_REPEATABLE)) {
-        return ngx_http_woportal_list_bad(q, param, "is given more than once",
-                                          err);
+        return ngx_http_woportal_query_bad(q, param, "is given more than once",
+                                           err);
     }
 
     q->given |= bit;
@@ -186,30 +203,22 @@ ngx_http_woportal_list_param(ngx_http_woportal_query_t *q, ngx_uint_t param,
     switch (param) {
 
     case NGX_HTTP_WOPORTAL_Q_PAGE:
-        q->page = ngx_http_woportal_list_number(value,
-                                                NGX_HTTP_WOPORTAL_PAGE_MAX);
-        if (q->page == 0) {
-            return ngx_http_woportal_list_bad(q, param,
-                                   "must be an integer from 1 to 2147483647",
-                                   err);
-        }
-
-        break;
-
     case NGX_HTTP_WOPORTAL_Q_PER_PAGE:
-        q->per_page = ngx_http_woportal_list_number(value,
-                                           NGX_HTTP_WOPORTAL_PER_PAGE_MAX);
-        if (q->per_page == 0) {
-            return ngx_http_woportal_list_bad(q, param,
-                                           "must be an integer from 1 to 100",
-                                           err);
+        n = (param == NGX_HTTP_WOPORTAL_Q_PAGE) ? &q->page : &q->per_page;
+
+        *n = ngx_http_woportal_query_number(value,
+                                     ngx_http_woportal_query_ranges[param].max);
+        if (*n == 0) {
+            return ngx_http_woportal_query_bad(q, param,
+                              ngx_http_woportal_query_ranges[param].message,
+                              err);
         }
 
         break;
 
     case NGX_HTTP_WOPORTAL_Q_SORT:
-        if (ngx_http_woportal_list_sort(q, value) != NGX_OK) {
-            return ngx_http_woportal_list_bad(q, param,
+        if (ngx_http_woportal_query_sort(q, value) != NGX_OK) {
+            return ngx_http_woportal_query_bad(q, param,
                        "must be up to 16 comma-separated fields, each "
                        "optionally preceded by '-', of created_at, "
                        "updated_at, status, workorder, client, expiry_date, "
@@ -222,7 +231,7 @@ ngx_http_woportal_list_param(ngx_http_woportal_query_t *q, ngx_uint_t param,
         q->status = ngx_http_woportal_enum(ngx_http_woportal_statuses,
                                            value->data, value->len);
         if (q->status == NGX_ERROR) {
-            return ngx_http_woportal_list_bad(q, param,
+            return ngx_http_woportal_query_bad(q, param,
                                            "must be one of pending, "
                                            "in_progress, completed, cancelled",
                                            err);
@@ -240,9 +249,9 @@ ngx_http_woportal_list_param(ngx_http_woportal_query_t *q, ngx_uint_t param,
 
     case NGX_HTTP_WOPORTAL_Q_NAMESPACE:
         if (q->namespaces.nelts == NGX_HTTP_WOPORTAL_FILTER_MAX) {
-            return ngx_http_woportal_list_bad(q, param,
-                                              "takes at most 100 values",
-                                              err);
+            return ngx_http_woportal_query_bad(q, param,
+                                               "takes at most 100 values",
+                                               err);
         }
 
         ns = ngx_array_push(&q->namespaces);
@@ -255,9 +264,9 @@ ngx_http_woportal_list_param(ngx_http_woportal_query_t *q, ngx_uint_t param,
 
     default: /* NGX_HTTP_WOPORTAL_Q_ID */
         if (q->nids++ == NGX_HTTP_WOPORTAL_FILTER_MAX) {
-            return ngx_http_woportal_list_bad(q, param,
-                                              "takes at most 100 values",
-                                              err);
+            return ngx_http_woportal_query_bad(q, param,
+                                               "takes at most 100 values",
+                                               err);
         }
 
         /* a value that is no id matches nothing */
@@ -280,15 +289,15 @@ ngx_http_woportal_list_param(ngx_http_woportal_query_t *q, ngx_uint_t param,
 
 
 static ngx_uint_t
-ngx_http_woportal_list_name(ngx_str_t *name)
+ngx_http_woportal_query_name(ngx_str_t *name)
 {
     size_t      len;
     ngx_uint_t  i;
 
     for (i = 0; i < NGX_HTTP_WOPORTAL_Q_NONE; i++) {
-        len = ngx_http_woportal_params[i].len;
+        len = ngx_http_woportal_query_params[i].len;
 
-        if (ngx_strncmp(name->data, ngx_http_woportal_params[i].data,
+        if (ngx_strncmp(name->data, ngx_http_woportal_query_params[i].data,
                         ngx_min(len, name->len))
             != 0)
         {
@@ -311,7 +320,7 @@ ngx_http_woportal_list_name(ngx_str_t *name)
 /* one detail per refused parameter */
 
 static ngx_int_t
-ngx_http_woportal_list_bad(ngx_http_woportal_query_t *q, ngx_uint_t param,
+ngx_http_woportal_query_bad(ngx_http_woportal_query_t *q, ngx_uint_t param,
     char *message, ngx_http_woportal_error_t *err)
 {
     ngx_http_woportal_detail_t  *d;
@@ -327,7 +336,7 @@ ngx_http_woportal_list_bad(ngx_http_woportal_query_t *q, ngx_uint_t param,
         return NGX_ERROR;
     }
 
-    d->field = ngx_http_woportal_params[param];
+    d->field = ngx_http_woportal_query_params[param];
     d->message.data = (u_char *) message;
     d->message.len = ngx_strlen(message);
 
@@ -336,9 +345,10 @@ ngx_http_woportal_list_bad(ngx_http_woportal_query_t *q, ngx_uint_t param,
 
 
 static ngx_int_t
-ngx_http_woportal_list_sort(ngx_http_woportal_query_t *q, ngx_str_t *value)
+ngx_http_woportal_query_sort(ngx_http_woportal_query_t *q, ngx_str_t *value)
 {
     u_char      *p, *last, *end;
+    ngx_str_t   *name;
     ngx_uint_t   i, desc;
 
     p = value->data;
@@ -357,24 +367,24 @@ ngx_http_woportal_list_sort(ngx_http_woportal_query_t *q, ngx_str_t *value)
             p++;
         }
 
-        for (i = 0; ngx_http_woportal_sort_fields[i].name.len; i++) {
-            if ((size_t) (end - p) == ngx_http_woportal_sort_fields[i].name.len
-                && ngx_strncmp(p, ngx_http_woportal_sort_fields[i].name.data,
-                               end - p)
-                   == 0)
+        for (i = 0; ngx_http_woportal_query_sort_fields[i].name.len; i++) {
+            name = &ngx_http_woportal_query_sort_fields[i].name;
+
+            if ((size_t) (end - p) == name->len
+                && ngx_strncmp(p, name->data, end - p) == 0)
             {
                 break;
             }
         }
 
-        if (ngx_http_woportal_sort_fields[i].name.len == 0
+        if (ngx_http_woportal_query_sort_fields[i].name.len == 0
             || q->nsort == NGX_HTTP_WOPORTAL_SORT_MAX)
         {
             return NGX_ERROR;
         }
 
         q->sort[q->nsort].field = (u_char)
-                                  ngx_http_woportal_sort_fields[i].field;
+                                  ngx_http_woportal_query_sort_fields[i].field;
         q->sort[q->nsort].desc = (u_char) desc;
         q->nsort++;
 
@@ -390,7 +400,7 @@ ngx_http_woportal_list_sort(ngx_http_woportal_query_t *q, ngx_str_t *value)
 /* plain decimal digits, 1 to max; 0 for anything else */
 
 static uint64_t
-ngx_http_woportal_list_number(ngx_str_t *value, uint64_t max)
+ngx_http_woportal_query_number(ngx_str_t *value, uint64_t max)
 {
     size_t    i;
     uint64_t  n;
@@ -420,7 +430,7 @@ ngx_http_woportal_list_number(ngx_str_t *value, uint64_t max)
 /* percent-decoding, '+' a space: NGX_OK, or NGX_DECLINED when malformed */
 
 static ngx_int_t
-ngx_http_woportal_unescape(ngx_pool_t *pool, u_char *p, size_t len,
+ngx_http_woportal_query_unescape(ngx_pool_t *pool, u_char *p, size_t len,
     ngx_str_t *out)
 {
     u_char  *d, *last, c, h, l;

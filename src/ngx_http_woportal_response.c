@@ -18,6 +18,10 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_auth.h"
+#include "ngx_http_woportal_encode.h"
+#include "ngx_http_woportal_response.h"
+#include "ngx_http_woportal_variables.h"
 
 
 static ngx_int_t ngx_http_woportal_add_header(ngx_http_request_t *r,
@@ -223,26 +227,6 @@ ngx_http_woportal_add_header(ngx_http_request_t *r, char *name,
 #endif
 
     return NGX_OK;
-}
-
-
-ngx_http_woportal_ctx_t *
-ngx_http_woportal_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_woportal_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_woportal_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_woportal_module);
-    }
-
-    return ctx;
 }
 
 

@@ -15,6 +15,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_id.h"
+#include "ngx_http_woportal_route.h"
 
 
 void

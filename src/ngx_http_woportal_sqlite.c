@@ -1,6 +1,6 @@
 
 /*
- * The SQLite backend of persistence (persist.c): woportal_persist
+ * The SQLite backend of persistence (db.c): woportal_persist
  * sqlite:<path>.  Each pool thread owns its connection (WAL, a busy
  * timeout, the schema of sql/sqlite applied when missing) with its
  * statements prepared once; a connection that failed is closed and made
@@ -14,6 +14,8 @@
 #include <ngx_http.h>
 #include <sqlite3.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_db.h"
+#include "ngx_http_woportal_metrics.h"
 #include "ngx_http_woportal_sqlite_schema.h"
 
 
@@ -25,8 +27,6 @@ enum {
     NGX_HTTP_WOPORTAL_SQL_UPSERT,
     NGX_HTTP_WOPORTAL_SQL_DELETE,
     NGX_HTTP_WOPORTAL_SQL_TOMBSTONE,
-    NGX_HTTP_WOPORTAL_SQL_NS_DELETE,
-    NGX_HTTP_WOPORTAL_SQL_NS_INSERT,
     NGX_HTTP_WOPORTAL_SQL_LOAD,
     NGX_HTTP_WOPORTAL_SQL_SCAN,
     NGX_HTTP_WOPORTAL_SQL_DELETE_IF,
@@ -42,47 +42,31 @@ static const char  *ngx_http_woportal_sql[] = {
 
     "ROLLBACK",
 
-    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
-    " status, access_level, expiry_date, created_at, updated_at, doc)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    " ON CONFLICT (prefix, id) DO NOTHING",
+    "INSERT INTO woportal_entries (prefix, id, version, doc)"
+    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (prefix, id) DO NOTHING",
 
     /* a change never goes back to an older version */
-    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
-    " status, access_level, expiry_date, created_at, updated_at, doc)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    "INSERT INTO woportal_entries (prefix, id, version, doc)"
+    " VALUES (?1, ?2, ?3, ?4)"
     " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
-    " workorder = excluded.workorder, client = excluded.client,"
-    " status = excluded.status, access_level = excluded.access_level,"
-    " expiry_date = excluded.expiry_date, created_at = excluded.created_at,"
-    " updated_at = excluded.updated_at, doc = excluded.doc"
-    " WHERE woportal_entries.version < excluded.version",
+    " doc = excluded.doc WHERE woportal_entries.version < excluded.version",
 
     /*
      * A deletion keeps the row as a tombstone at the highest version: a
      * write that arrives late (a queued one) can never bring it back.
      */
-    "UPDATE woportal_entries SET version = 9223372036854775807,"
-    " workorder = '', client = '', status = '', access_level = '',"
-    " expiry_date = NULL, doc = '' WHERE prefix = ?1 AND id = ?2"
-    " AND doc <> ''",
+    "UPDATE woportal_entries SET version = 9223372036854775807, doc = ''"
+    " WHERE prefix = ?1 AND id = ?2 AND doc <> ''",
 
     /*
      * the tombstone of an entry the database has no live row of: a row
      * that a queued create inserts at the same moment (PostgreSQL lets
      * the statement wait for it) is turned into the tombstone too
      */
-    "INSERT INTO woportal_entries (prefix, id, version, workorder, client,"
-    " status, access_level, expiry_date, created_at, updated_at, doc)"
-    " VALUES (?1, ?2, 9223372036854775807, '', '', '', '', NULL, 0, 0, '')"
+    "INSERT INTO woportal_entries (prefix, id, version, doc)"
+    " VALUES (?1, ?2, 9223372036854775807, '')"
     " ON CONFLICT (prefix, id) DO UPDATE SET version = excluded.version,"
-    " workorder = '', client = '', status = '', access_level = '',"
-    " expiry_date = NULL, doc = ''",
-
-    "DELETE FROM woportal_entry_namespaces WHERE prefix = ?1 AND id = ?2",
-
-    "INSERT OR IGNORE INTO woportal_entry_namespaces (prefix, namespace, id)"
-    " VALUES (?1, ?2, ?3)",
+    " doc = ''",
 
     "SELECT doc FROM woportal_entries WHERE prefix = ?1 AND id = ?2"
     " AND doc <> ''",
@@ -90,10 +74,8 @@ static const char  *ngx_http_woportal_sql[] = {
     "SELECT doc FROM woportal_entries WHERE prefix = ?1 AND doc <> ''",
 
     /* a conditional deletion: only of the version the request saw */
-    "UPDATE woportal_entries SET version = 9223372036854775807,"
-    " workorder = '', client = '', status = '', access_level = '',"
-    " expiry_date = NULL, doc = '' WHERE prefix = ?1 AND id = ?2"
-    " AND doc <> '' AND version <= ?3"
+    "UPDATE woportal_entries SET version = 9223372036854775807, doc = ''"
+    " WHERE prefix = ?1 AND id = ?2 AND doc <> '' AND version <= ?3"
 };
 
 
@@ -128,12 +110,23 @@ static ngx_http_woportal_sqlite_t *ngx_http_woportal_sqlite_conn(
     ngx_http_woportal_db_t *db, void **slot, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, ngx_log_t *log);
+static int ngx_http_woportal_sqlite_migrate(sqlite3 *db, char **err);
+static int ngx_http_woportal_sqlite_version(sqlite3 *db, ngx_uint_t *version,
+    char **err);
 static int ngx_http_woportal_sqlite_row(void *data, int n, char **values,
+    char **names);
+static int ngx_http_woportal_sqlite_number(void *data, int n, char **values,
     char **names);
 static int ngx_http_woportal_sqlite_busy(void *data, int count);
 static void ngx_http_woportal_sqlite_close(ngx_http_woportal_sqlite_t *c);
+static ngx_int_t ngx_http_woportal_sqlite_find(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_sqlite_t *c, ngx_str_t *prefix, u_char *id,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_sqlite_step(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, sqlite3_stmt *stmt, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_sqlite_done(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_sqlite_t *c, sqlite3_stmt *stmt, int rc,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_sqlite_run(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, ngx_uint_t sql, ngx_log_t *log);
 static void ngx_http_woportal_sqlite_failed(ngx_http_woportal_db_t *db,
@@ -216,10 +209,7 @@ static ngx_int_t
 ngx_http_woportal_sqlite_put(ngx_http_woportal_db_t *db, void **slot,
     ngx_http_woportal_persist_t *p, ngx_log_t *log)
 {
-    ngx_str_t                   *ns;
-    ngx_uint_t                   i, sql;
     sqlite3_stmt                *stmt;
-    ngx_http_woportal_entry_t   *e;
     ngx_http_woportal_sqlite_t  *c;
 
     c = ngx_http_woportal_sqlite_conn(db, slot, log);
@@ -227,75 +217,19 @@ ngx_http_woportal_sqlite_put(ngx_http_woportal_db_t *db, void **slot,
         return NGX_ERROR;
     }
 
-    e = p->entry;
-    sql = p->create ? NGX_HTTP_WOPORTAL_SQL_INSERT
-                    : NGX_HTTP_WOPORTAL_SQL_UPSERT;
-    stmt = c->stmt[sql];
+    stmt = c->stmt[p->create ? NGX_HTTP_WOPORTAL_SQL_INSERT
+                             : NGX_HTTP_WOPORTAL_SQL_UPSERT];
 
     ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
-    (void) sqlite3_bind_int64(stmt, 3, (sqlite3_int64) e->version);
-    (void) sqlite3_bind_text(stmt, 4, (char *) e->workorder.data,
-                             e->workorder.len, SQLITE_STATIC);
-    (void) sqlite3_bind_text(stmt, 5, (char *) e->client.data,
-                             e->client.len, SQLITE_STATIC);
-    (void) sqlite3_bind_text(stmt, 6,
-                         (char *) ngx_http_woportal_statuses[e->status].data,
-                         ngx_http_woportal_statuses[e->status].len,
-                         SQLITE_STATIC);
-    (void) sqlite3_bind_text(stmt, 7,
-               (char *) ngx_http_woportal_access_levels[e->access_level].data,
-               ngx_http_woportal_access_levels[e->access_level].len,
-               SQLITE_STATIC);
-
-    if (e->has_expiry) {
-        (void) sqlite3_bind_int64(stmt, 8, e->expiry_date);
-
-    } else {
-        (void) sqlite3_bind_null(stmt, 8);
-    }
-
-    (void) sqlite3_bind_int64(stmt, 9, e->created_at);
-    (void) sqlite3_bind_int64(stmt, 10, e->updated_at);
-    (void) sqlite3_bind_text(stmt, 11, (char *) p->doc.data, p->doc.len,
+    (void) sqlite3_bind_int64(stmt, 3, (sqlite3_int64) p->version);
+    (void) sqlite3_bind_text(stmt, 4, (char *) p->doc.data, p->doc.len,
                              SQLITE_STATIC);
 
     if (ngx_http_woportal_sqlite_step(db, c, stmt, log) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (sqlite3_changes(c->db) == 0) {
-        return NGX_BUSY;
-    }
-
-    /* the namespaces, for filters; a new entry has none yet */
-
-    if (!p->create) {
-        stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_NS_DELETE];
-
-        ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
-
-        if (ngx_http_woportal_sqlite_step(db, c, stmt, log) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_NS_INSERT];
-    ns = e->namespaces.elts;
-
-    for (i = 0; i < e->namespaces.nelts; i++) {
-        (void) sqlite3_bind_text(stmt, 1, (char *) p->prefix.data,
-                                 p->prefix.len, SQLITE_STATIC);
-        (void) sqlite3_bind_text(stmt, 2, (char *) ns[i].data, ns[i].len,
-                                 SQLITE_STATIC);
-        (void) sqlite3_bind_text(stmt, 3, (char *) p->id,
-                                 NGX_HTTP_WOPORTAL_ID_LEN, SQLITE_STATIC);
-
-        if (ngx_http_woportal_sqlite_step(db, c, stmt, log) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
+    return sqlite3_changes(c->db) ? NGX_OK : NGX_BUSY;
 }
 
 
@@ -311,8 +245,7 @@ static ngx_int_t
 ngx_http_woportal_sqlite_delete(ngx_http_woportal_db_t *db, void **slot,
     ngx_http_woportal_persist_t *p, ngx_log_t *log)
 {
-    int                          rc;
-    ngx_int_t                    found;
+    ngx_int_t                    rc, found;
     ngx_uint_t                   sql;
     sqlite3_stmt                *stmt;
     ngx_http_woportal_sqlite_t  *c;
@@ -339,26 +272,21 @@ ngx_http_woportal_sqlite_delete(ngx_http_woportal_db_t *db, void **slot,
         if (!found) {
             /* a newer version, or no entry: the tombstone goes in below */
 
-            stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_LOAD];
+            rc = ngx_http_woportal_sqlite_find(db, c, &p->prefix, p->id, log);
 
-            ngx_http_woportal_sqlite_bind_key(stmt, &p->prefix, p->id);
-
-            rc = sqlite3_step(stmt);
-            (void) sqlite3_reset(stmt);
-
-            if (rc == SQLITE_ROW) {
+            if (rc == NGX_OK) {
+                (void) sqlite3_reset(c->stmt[NGX_HTTP_WOPORTAL_SQL_LOAD]);
                 return NGX_BUSY;
             }
 
-            if (rc != SQLITE_DONE) {
-                ngx_http_woportal_sqlite_failed(db, c, stmt, rc, log);
+            if (rc == NGX_ERROR) {
                 return NGX_ERROR;
             }
         }
     }
 
     for (sql = NGX_HTTP_WOPORTAL_SQL_DELETE;
-         sql <= NGX_HTTP_WOPORTAL_SQL_NS_DELETE;
+         sql <= NGX_HTTP_WOPORTAL_SQL_TOMBSTONE;
          sql++)
     {
         stmt = c->stmt[sql];
@@ -387,8 +315,8 @@ static ngx_int_t
 ngx_http_woportal_sqlite_load(ngx_http_woportal_db_t *db, void **slot,
     ngx_str_t *prefix, u_char *id, ngx_str_t *doc, ngx_log_t *log)
 {
-    int                          rc;
     size_t                       len;
+    ngx_int_t                    rc;
     sqlite3_stmt                *stmt;
     const unsigned char         *text;
     ngx_http_woportal_sqlite_t  *c;
@@ -398,21 +326,13 @@ ngx_http_woportal_sqlite_load(ngx_http_woportal_db_t *db, void **slot,
         return NGX_ERROR;
     }
 
+    rc = ngx_http_woportal_sqlite_find(db, c, prefix, id, log);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_LOAD];
-
-    ngx_http_woportal_sqlite_bind_key(stmt, prefix, id);
-
-    rc = sqlite3_step(stmt);
-
-    if (rc == SQLITE_DONE) {
-        (void) sqlite3_reset(stmt);
-        return NGX_DECLINED;
-    }
-
-    if (rc != SQLITE_ROW) {
-        ngx_http_woportal_sqlite_failed(db, c, stmt, rc, log);
-        return NGX_ERROR;
-    }
 
     text = sqlite3_column_text(stmt, 0);
     len = sqlite3_column_bytes(stmt, 0);
@@ -464,14 +384,7 @@ ngx_http_woportal_sqlite_scan(ngx_http_woportal_db_t *db, void **slot,
         }
     }
 
-    if (rc != SQLITE_DONE) {
-        ngx_http_woportal_sqlite_failed(db, c, stmt, rc, log);
-        return NGX_ERROR;
-    }
-
-    (void) sqlite3_reset(stmt);
-
-    return NGX_OK;
+    return ngx_http_woportal_sqlite_done(db, c, stmt, rc, log);
 }
 
 
@@ -503,7 +416,7 @@ ngx_http_woportal_sqlite_conn(ngx_http_woportal_db_t *db, void **slot,
 }
 
 
-/* at exit: see persist.c */
+/* at exit: see db.c */
 
 static void
 ngx_http_woportal_sqlite_free(void *conn)
@@ -517,12 +430,10 @@ static ngx_int_t
 ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, ngx_log_t *log)
 {
-    int          rc, found;
+    int          rc;
     char        *err;
     ngx_uint_t   i;
     ngx_msec_t   waited;
-
-    found = 0;
 
     rc = sqlite3_open_v2((char *) db->config.data, &c->db,
                          SQLITE_OPEN_READWRITE|SQLITE_OPEN_CREATE
@@ -546,13 +457,8 @@ ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
 
     /*
      * Several workers share the file; a commit is on disk when it returns.
-     * The schema is applied when it is not there yet: applying it writes,
-     * and a database locked by a writer must still be readable.
-     */
-
-    /*
      * Workers opening a new file at once: changing the journal mode and
-     * applying the schema take locks the busy timeout does not wait for
+     * applying the schema take locks the busy timeout does not wait for.
      */
 
     for (waited = 0; /* void */; waited += 10) {
@@ -563,15 +469,7 @@ ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
                           &err);
 
         if (rc == SQLITE_OK) {
-            (void) sqlite3_exec(c->db, "SELECT version FROM woportal_schema"
-                                       " WHERE version = "
-                                       NGX_HTTP_WOPORTAL_SCHEMA_VERSION,
-                                ngx_http_woportal_sqlite_row, &found, NULL);
-
-            if (!found) {
-                rc = sqlite3_exec(c->db, ngx_http_woportal_sqlite_schema,
-                                  NULL, NULL, &err);
-            }
+            rc = ngx_http_woportal_sqlite_migrate(c->db, &err);
         }
 
         if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
@@ -605,6 +503,79 @@ ngx_http_woportal_sqlite_open(ngx_http_woportal_db_t *db,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Brings the schema up to date: the files of sql/sqlite after the
+ * database's version, in order, in one transaction that holds the write
+ * lock, so that workers opening the database at once apply each once.
+ * SQLITE_OK, or the error (busy or locked: to be tried again).
+ */
+
+static int
+ngx_http_woportal_sqlite_migrate(sqlite3 *db, char **err)
+{
+    int         rc;
+    ngx_uint_t  v, n;
+
+    n = sizeof(ngx_http_woportal_sqlite_schema) / sizeof(char *);
+
+    /* a read first: a database locked by a writer must still be usable */
+
+    rc = ngx_http_woportal_sqlite_version(db, &v, err);
+
+    if (rc != SQLITE_OK || v >= n) {
+        return rc;
+    }
+
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, err);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+
+    /* again under the lock: another worker may have applied them */
+
+    rc = ngx_http_woportal_sqlite_version(db, &v, err);
+
+    while (rc == SQLITE_OK && v < n) {
+        rc = sqlite3_exec(db, ngx_http_woportal_sqlite_schema[v++], NULL,
+                          NULL, err);
+    }
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, err);
+    }
+
+    if (rc != SQLITE_OK && !sqlite3_get_autocommit(db)) {
+        (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+
+    return rc;
+}
+
+
+/* the newest version of the schema the database has; 0: a new file */
+
+static int
+ngx_http_woportal_sqlite_version(sqlite3 *db, ngx_uint_t *version,
+    char **err)
+{
+    int  rc, found;
+
+    found = 0;
+    *version = 0;
+
+    rc = sqlite3_exec(db, "SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                          " AND name = 'woportal_schema'",
+                      ngx_http_woportal_sqlite_row, &found, err);
+
+    if (rc != SQLITE_OK || !found) {
+        return rc;
+    }
+
+    return sqlite3_exec(db, "SELECT max(version) FROM woportal_schema",
+                        ngx_http_woportal_sqlite_number, version, err);
 }
 
 
@@ -647,6 +618,25 @@ ngx_http_woportal_sqlite_row(void *data, int n, char **values, char **names)
 }
 
 
+/* sqlite3_exec()'s callback: a row of a number (NULL: 0) */
+
+static int
+ngx_http_woportal_sqlite_number(void *data, int n, char **values,
+    char **names)
+{
+    ngx_uint_t *number = data;
+
+    ngx_int_t  v;
+
+    v = values[0] ? ngx_atoi((u_char *) values[0], ngx_strlen(values[0]))
+                  : 0;
+
+    *number = (v == NGX_ERROR) ? 0 : (ngx_uint_t) v;
+
+    return 0;
+}
+
+
 static void
 ngx_http_woportal_sqlite_close(ngx_http_woportal_sqlite_t *c)
 {
@@ -679,16 +669,56 @@ ngx_http_woportal_sqlite_bind_key(sqlite3_stmt *stmt, ngx_str_t *prefix,
 }
 
 
+/*
+ * Steps the statement of an entry's live row (SQL_LOAD): NGX_OK on its
+ * row (the statement is then the caller's to reset), NGX_DECLINED when
+ * there is none, NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_woportal_sqlite_find(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_sqlite_t *c, ngx_str_t *prefix, u_char *id,
+    ngx_log_t *log)
+{
+    int            rc;
+    sqlite3_stmt  *stmt;
+
+    stmt = c->stmt[NGX_HTTP_WOPORTAL_SQL_LOAD];
+
+    ngx_http_woportal_sqlite_bind_key(stmt, prefix, id);
+
+    rc = sqlite3_step(stmt);
+
+    if (rc == SQLITE_ROW) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_woportal_sqlite_done(db, c, stmt, rc, log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 /* runs a statement that returns no rows, and resets it */
 
 static ngx_int_t
 ngx_http_woportal_sqlite_step(ngx_http_woportal_db_t *db,
     ngx_http_woportal_sqlite_t *c, sqlite3_stmt *stmt, ngx_log_t *log)
 {
-    int  rc;
+    return ngx_http_woportal_sqlite_done(db, c, stmt, sqlite3_step(stmt),
+                                         log);
+}
 
-    rc = sqlite3_step(stmt);
 
+/* a statement's last step, rc: NGX_OK when it is done (reset), NGX_ERROR */
+
+static ngx_int_t
+ngx_http_woportal_sqlite_done(ngx_http_woportal_db_t *db,
+    ngx_http_woportal_sqlite_t *c, sqlite3_stmt *stmt, int rc,
+    ngx_log_t *log)
+{
     if (rc != SQLITE_DONE) {
         ngx_http_woportal_sqlite_failed(db, c, stmt, rc, log);
         return NGX_ERROR;

@@ -3,7 +3,9 @@
  * The pool threads' own handles.  libmemcached, SQLite and libpq handles
  * are not to be shared between threads, so each pool thread keeps its
  * own, in slots made on first use: one slot per memcached configuration
- * (store.c), then one per database (persist.c).
+ * (libmc.c), then one per database (db.c).  At exit each handle goes back
+ * to its own side: memcached's to libmc_free(), a database's to
+ * db_free().
  *
  * Every thread's slots are also on a list, so that the worker frees them
  * when it exits, after nginx has stopped its pool threads: not a pthread
@@ -17,6 +19,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_threads.h"
 
 
 typedef struct ngx_http_woportal_slots_s  ngx_http_woportal_slots_t;
@@ -29,19 +32,24 @@ struct ngx_http_woportal_slots_s {
 
 static pthread_key_t               ngx_http_woportal_slots_key;
 static ngx_uint_t                  ngx_http_woportal_nslots;
+static ngx_uint_t                  ngx_http_woportal_nstore_slots;
 static ngx_http_woportal_slots_t  *ngx_http_woportal_slots;
 static pthread_mutex_t             ngx_http_woportal_slots_lock =
                                        PTHREAD_MUTEX_INITIALIZER;
 
 
-/* in the worker, before any pool thread asks: n slots a thread */
+/*
+ * In the worker, before any pool thread asks: the slots of a thread, for
+ * nstores memcached handles, then ndbs database connections.
+ */
 
 ngx_int_t
-ngx_http_woportal_slots_init(ngx_cycle_t *cycle, ngx_uint_t n)
+ngx_http_woportal_slots_init(ngx_cycle_t *cycle, ngx_uint_t nstores,
+    ngx_uint_t ndbs)
 {
     int  err;
 
-    if (n == 0) {
+    if (nstores + ndbs == 0) {
         return NGX_OK;
     }
 
@@ -52,7 +60,8 @@ ngx_http_woportal_slots_init(ngx_cycle_t *cycle, ngx_uint_t n)
         return NGX_ERROR;
     }
 
-    ngx_http_woportal_nslots = n;
+    ngx_http_woportal_nslots = nstores + ndbs;
+    ngx_http_woportal_nstore_slots = nstores;
 
     return NGX_OK;
 }
@@ -89,17 +98,24 @@ ngx_http_woportal_slot(ngx_uint_t i)
 }
 
 
-/* at exit, with no pool thread left: each handle given to release() */
+/*
+ * At exit, with no pool thread left: each handle freed, a memcached one
+ * by libmc_free(), the connection to database i by db_free(i).
+ */
 
 void
-ngx_http_woportal_slots_exit(ngx_http_woportal_release_pt release)
+ngx_http_woportal_slots_exit(ngx_http_woportal_free_pt mc_free,
+    ngx_http_woportal_release_pt db_free)
 {
-    ngx_uint_t                  i;
+    void                       *h;
+    ngx_uint_t                  i, n;
     ngx_http_woportal_slots_t  *slots, *next;
 
     if (ngx_http_woportal_nslots == 0) {
         return;
     }
+
+    n = ngx_http_woportal_nstore_slots;
 
     (void) pthread_mutex_lock(&ngx_http_woportal_slots_lock);
 
@@ -107,8 +123,17 @@ ngx_http_woportal_slots_exit(ngx_http_woportal_release_pt release)
         next = slots->next;
 
         for (i = 0; i < ngx_http_woportal_nslots; i++) {
-            if (slots->slot[i]) {
-                release(i, slots->slot[i]);
+            h = slots->slot[i];
+
+            if (h == NULL) {
+                continue;
+            }
+
+            if (i < n) {
+                mc_free(h);
+
+            } else {
+                db_free(i - n, h);
             }
         }
 
@@ -121,4 +146,5 @@ ngx_http_woportal_slots_exit(ngx_http_woportal_release_pt release)
 
     (void) pthread_key_delete(ngx_http_woportal_slots_key);
     ngx_http_woportal_nslots = 0;
+    ngx_http_woportal_nstore_slots = 0;
 }

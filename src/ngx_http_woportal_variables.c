@@ -18,20 +18,22 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_woportal.h"
+#include "ngx_http_woportal_encode.h"
+#include "ngx_http_woportal_variables.h"
 
 
-static ngx_int_t ngx_http_woportal_op_variable(ngx_http_request_t *r,
+/* what a variable's data selects */
+typedef enum {
+    NGX_HTTP_WOPORTAL_VAR_OP = 0,
+    NGX_HTTP_WOPORTAL_VAR_ID,
+    NGX_HTTP_WOPORTAL_VAR_ERROR,
+    NGX_HTTP_WOPORTAL_VAR_STORE_TIME,
+    NGX_HTTP_WOPORTAL_VAR_KEY_NAME
+} ngx_http_woportal_var_e;
+
+
+static ngx_int_t ngx_http_woportal_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_woportal_id_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_woportal_error_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_woportal_store_time_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_woportal_key_name_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static void ngx_http_woportal_variable_str(ngx_http_variable_value_t *v,
-    ngx_str_t *s);
 
 
 /* by ngx_http_woportal_op_e; "" for none */
@@ -52,23 +54,23 @@ ngx_str_t  ngx_http_woportal_request_ops[] = {
 static ngx_http_variable_t  ngx_http_woportal_variables[] = {
 
     { ngx_string("woportal_op"), NULL,
-      ngx_http_woportal_op_variable, 0,
+      ngx_http_woportal_variable, NGX_HTTP_WOPORTAL_VAR_OP,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("woportal_id"), NULL,
-      ngx_http_woportal_id_variable, 0,
+      ngx_http_woportal_variable, NGX_HTTP_WOPORTAL_VAR_ID,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("woportal_error"), NULL,
-      ngx_http_woportal_error_variable, 0,
+      ngx_http_woportal_variable, NGX_HTTP_WOPORTAL_VAR_ERROR,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("woportal_store_time"), NULL,
-      ngx_http_woportal_store_time_variable, 0,
+      ngx_http_woportal_variable, NGX_HTTP_WOPORTAL_VAR_STORE_TIME,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("woportal_key_name"), NULL,
-      ngx_http_woportal_key_name_variable, 0,
+      ngx_http_woportal_variable, NGX_HTTP_WOPORTAL_VAR_KEY_NAME,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -113,132 +115,95 @@ ngx_http_woportal_set_error(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_woportal_op_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_woportal_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
-
-    if (ctx == NULL
-        || ctx->op == NGX_HTTP_WOPORTAL_OP_NONE
-        || ctx->op >= NGX_HTTP_WOPORTAL_OP_COUNT)
-    {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    ngx_http_woportal_variable_str(v, &ngx_http_woportal_request_ops[ctx->op]);
-
-    return NGX_OK;
-}
-
-
-/* only a well-formed id: a malformed one is in $uri for whoever wants it */
+/* every variable: data selects which */
 
 static ngx_int_t
-ngx_http_woportal_id_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_woportal_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
-
-    if (ctx == NULL
-        || ctx->route.id.len != NGX_HTTP_WOPORTAL_ID_LEN
-        || !ngx_http_woportal_id_valid(&ctx->route.id))
-    {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    ngx_http_woportal_variable_str(v, &ctx->route.id);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_woportal_error_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_woportal_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
-
-    if (ctx == NULL || !ctx->failed) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    ngx_http_woportal_variable_str(v, &ngx_http_woportal_codes[ctx->error]);
-
-    return NGX_OK;
-}
-
-
-/* the sum of the request's store calls, from post to completion */
-
-static ngx_int_t
-ngx_http_woportal_store_time_variable(ngx_http_request_t *r,
+ngx_http_woportal_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char                   *p;
     uint64_t                  ms;
+    ngx_str_t                 s;
     ngx_http_woportal_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
 
-    if (ctx == NULL || !ctx->stored) {
-        v->not_found = 1;
-        return NGX_OK;
+    if (ctx == NULL) {
+        goto not_found;
     }
 
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
-    if (p == NULL) {
-        return NGX_ERROR;
+    switch (data) {
+
+    case NGX_HTTP_WOPORTAL_VAR_OP:
+        if (ctx->op == NGX_HTTP_WOPORTAL_OP_NONE
+            || ctx->op >= NGX_HTTP_WOPORTAL_OP_COUNT)
+        {
+            goto not_found;
+        }
+
+        s = ngx_http_woportal_request_ops[ctx->op];
+        break;
+
+    case NGX_HTTP_WOPORTAL_VAR_ID:
+        /*
+         * only a well-formed id: a malformed one is in $uri for whoever
+         * wants it
+         */
+
+        if (ctx->id.len == 0) {
+            goto not_found;
+        }
+
+        s = ctx->id;
+        break;
+
+    case NGX_HTTP_WOPORTAL_VAR_ERROR:
+        if (!ctx->failed) {
+            goto not_found;
+        }
+
+        s = ngx_http_woportal_codes[ctx->error];
+        break;
+
+    case NGX_HTTP_WOPORTAL_VAR_STORE_TIME:
+        /* the sum of the request's store calls, from post to completion */
+
+        if (!ctx->stored) {
+            goto not_found;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ms = ctx->store_us / 1000;
+
+        s.data = p;
+        s.len = ngx_sprintf(p, "%uL.%03uL", ms / 1000, ms % 1000) - p;
+        break;
+
+    default: /* NGX_HTTP_WOPORTAL_VAR_KEY_NAME */
+        /* ctx->key is set by auth.c once a key let the request in */
+
+        if (ctx->key == NULL || ctx->key->name.len == 0) {
+            goto not_found;
+        }
+
+        s = ctx->key->name;
     }
 
-    ms = ctx->store_us / 1000;
-
-    v->len = ngx_sprintf(p, "%uL.%03uL", ms / 1000, ms % 1000) - p;
+    v->len = s.len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = p;
+    v->data = s.data;
 
     return NGX_OK;
-}
 
+not_found:
 
-/* ctx->key is set by auth.c once a key let the request in */
-
-static ngx_int_t
-ngx_http_woportal_key_name_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_woportal_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_woportal_module);
-
-    if (ctx == NULL || ctx->key == NULL || ctx->key->name.len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    ngx_http_woportal_variable_str(v, &ctx->key->name);
+    v->not_found = 1;
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_woportal_variable_str(ngx_http_variable_value_t *v, ngx_str_t *s)
-{
-    v->len = s->len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = s->data;
 }

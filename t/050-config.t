@@ -224,7 +224,7 @@ POST /api/v1/workorder-portal
     }
 --- init
 my $id = Woportal::last_id();
-my $stored = Woportal::memcached_get("other:$id");
+my $stored = Woportal::memcached_entry("other:$id");
 Test::More::ok(defined $stored, "the entry is stored under other:$id");
 Test::More::like($stored // '', qr/"_id"\s*:\s*"$id"/,
                  "other:$id holds the entry");

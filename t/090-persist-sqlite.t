@@ -120,7 +120,7 @@ sub {
     my ($d, $body) = @_;
     my @p = main::problems_first();
     my ($row) = @{ main::db_rows() };
-    my $stored = Woportal::memcached_get($main::Prefix . $d->{_id});
+    my $stored = Woportal::memcached_entry($main::Prefix . $d->{_id});
     push @p, "no row" unless $row;
     push @p, "the row's doc differs from memcached's value"
         if $row && $row->[3] ne ($stored // '');

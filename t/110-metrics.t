@@ -389,3 +389,26 @@ GET /metrics
 woportal_requests_total{op="get",status="404"} 60
 woportal_store_call_seconds_count{op="get"} 60
 woportal_store_calls_in_flight 0
+
+
+
+=== TEST 10: lists over an index that does not change read it from memcached once a worker (each worker caches it): 20 lists, at most 2 reads
+--- init
+for (1 .. 3) {
+    my ($status) = Woportal::http_request('POST', '/api/v1/workorder-portal',
+        '{"workorder":"507f1f77bcf86cd799439012","client":"507f1f77bcf86cd799439013"}');
+    die "create: $status\n" unless $status == 201;
+}
+for (1 .. 20) {
+    my ($status) = Woportal::http_request('GET',
+                                          '/api/v1/workorder-portal?per_page=1');
+    die "list: $status\n" unless $status == 200;
+}
+--- request
+GET /metrics
+--- error_code: 200
+--- metrics
+woportal_requests_total{op="list",status="200"} 20
+--- metrics_like
+^woportal_index_reads_total [12]$
+^woportal_index_bytes [1-9]\d{2,}$

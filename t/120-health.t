@@ -339,3 +339,31 @@ GET /health
 ["POST /health\nx", "HEAD /health"]
 --- error_code eval
 [405, 200]
+
+
+
+=== TEST 13: a memcached that stalls does not make the database's check fail: sql ok
+# one pool thread: the memcached check holds it for the whole timeout and
+# fails; the database's check, queued behind it, is a call of its own (it
+# was once posted with the memcached store, and answered as a call that
+# waited while memcached failed)
+--- main_config
+    thread_pool health threads=1;
+--- config
+    location /api/v1/workorder-portal {
+        woportal;
+        woportal_memcached "--SERVER=127.0.0.1:$TEST_NGINX_SILENT_PORT --BINARY-PROTOCOL";
+        woportal_memcached_timeout 300ms;
+        woportal_api_key test-key;
+        woportal_persist sqlite:$TEST_NGINX_HEALTH_DIR/stalled.db;
+    }
+
+    location = /health {
+        woportal_thread_pool health;
+        woportal_health;
+    }
+--- request
+GET /health
+--- error_code: 503
+--- response_body
+{"status":"unavailable","memcached":"unavailable","sql":"ok"}

@@ -30,10 +30,10 @@ workers(2);
 our $McPort = mc_port(0);
 our $Mc = start_memcached($McPort);
 $ENV{TEST_NGINX_FAULT_MC_PORT} = $McPort;
-$ENV{TEST_NGINX_DB_DIR} = File::Temp::tempdir('t110-XXXXXX', TMPDIR => 1,
+$ENV{TEST_NGINX_DB_DIR} = File::Temp::tempdir('t160-XXXXXX', TMPDIR => 1,
                                               CLEANUP => 1);
-$ENV{TEST_NGINX_PREFIX} = fresh_prefix('t110');
-$ENV{TEST_NGINX_PLAIN_PREFIX} = fresh_prefix('t110p');
+$ENV{TEST_NGINX_PREFIX} = fresh_prefix('t160');
+$ENV{TEST_NGINX_PLAIN_PREFIX} = fresh_prefix('t160p');
 
 our $Base = '/api/v1/workorder-portal';
 our $Plain = '/plain';

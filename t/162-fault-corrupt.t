@@ -7,15 +7,18 @@ no_shuffle();
 
 # What memcached holds is damaged (README "How it works", "How entries are
 # stored"): garbage written under an entry's key over memcached's text
-# protocol, with the entry's item flags and with others, a valid entry
-# under flags that are not an entry's, garbage in an index shard.  Never
+# protocol, with the entry's item flags (5, and 1: the JSON alone, as
+# stored before the header of src/ngx_http_woportal_value.c) and with
+# others, a valid entry under flags that are not an entry's, garbage in an
+# index shard.  Never
 # is garbage served: a corrupt entry is 503 store_unavailable for reads
 # and changes (and stays as it was: nothing is written over what cannot
 # be read), a delete clears it; with persistence the database keeps the
 # entry and reads it back once the damaged item is gone; a list over a
 # corrupt shard serves the records before the garbage, rewrites the
 # shard, and with persistence rebuilds the index from the database.
-# (t/020-get.t and t/080-list.t have the reads of corrupt values.)
+# (t/020-get.t and t/080-list.t have the reads of corrupt values,
+# t/025-stored-format.t the wrong headers.)
 #
 # The blocks use t/inc/WoportalPersist.pm's per-block prefix and
 # database; "--- directives" go inside the location; "--- no_persist":
@@ -97,16 +100,22 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: garbage under an entry's key with the entry's flags: reads and changes are 503 (the item stays as it was), a delete clears it, other entries are served
+=== TEST 1: garbage under an entry's key with an entry's flags (5, and 1 of the JSON alone): reads and changes are 503 (the item stays as it was), a delete clears it, other entries are served
 --- no_persist: 1
 --- init
 main::mk('a');
 main::mk('b');
+main::mk('c');
 main::set_raw('a', $main::Garbage, 1);
 main::expect(GET => "$main::Base/{{a}}", undef, 503, 'store_unavailable');
 main::changes_refused('a');
 main::expect(DELETE => "$main::Base/{{a}}", undef, 200);
 main::expect(GET => "$main::Base/{{a}}", undef, 404, 'not_found');
+main::set_raw('c', $main::Garbage, 5);
+main::expect(GET => "$main::Base/{{c}}", undef, 503, 'store_unavailable');
+main::changes_refused('c');
+main::expect(DELETE => "$main::Base/{{c}}", undef, 200);
+main::expect(GET => "$main::Base/{{c}}", undef, 404, 'not_found');
 --- request eval
 "GET /api/v1/workorder-portal/{{b}}"
 --- error_code: 200
@@ -136,12 +145,20 @@ is corrupt
 
 
 
-=== TEST 3: a valid entry under item flags that are not an entry's (0, 3: an index shard's) is not served: 503 for a get, a change and a list page
+=== TEST 3: a valid entry under item flags that are not an entry's (0, 3: an index shard's), or under the other entry format's (the value with its header under 1, its JSON alone under 5), is not served: 503 for a get, a change and a list page
 --- no_persist: 1
 --- init
 main::mk('a');
 my ($value) = main::raw('a');
+my $v = Woportal::entry_value($value);
+push @main::InitProblems, "not an entry's value: $v" unless ref $v;
 main::set_raw('a', $value, 0);
+main::expect(GET => "$main::Base/{{a}}", undef, 503, 'store_unavailable');
+main::changes_refused('a');
+main::set_raw('a', $value, 1);
+main::expect(GET => "$main::Base/{{a}}", undef, 503, 'store_unavailable');
+main::changes_refused('a');
+main::set_raw('a', ref $v ? $v->{json} : '', 5);
 main::expect(GET => "$main::Base/{{a}}", undef, 503, 'store_unavailable');
 main::changes_refused('a');
 main::set_raw('a', $value, 3);
@@ -226,7 +243,7 @@ main::mk('c');
 
 
 
-=== TEST 7: an index shard overwritten with an entry's JSON under an entry's flags: no garbage served, the log says so, and the list rebuilds the index from memcached's key dump (no persistence): every entry listed; the entries themselves are still served
+=== TEST 7: an index shard overwritten with an entry's value under an entry's flags: no garbage served, the log says so, and the list rebuilds the index from memcached's key dump (no persistence): every entry listed; the entries themselves are still served
 --- no_persist: 1
 --- directives
         woportal_index_shards 1;
@@ -234,7 +251,7 @@ main::mk('c');
 main::mk('a');
 main::mk('b');
 my ($value) = main::raw('a');
-my $r = WoportalFaults::mc_set($ENV{TEST_NGINX_MEMCACHED_PORT}, main::shard_key(), $value, 1);
+my $r = WoportalFaults::mc_set($ENV{TEST_NGINX_MEMCACHED_PORT}, main::shard_key(), $value, 5);
 push @main::InitProblems, "set: $r" unless $r =~ /^STORED/;
 --- request eval
 ["GET /api/v1/workorder-portal", "GET /api/v1/workorder-portal/{{b}}"]

@@ -24,16 +24,13 @@ no_shuffle();
 # file ends; its blocks are skipped without PostgreSQL, unless
 # WOPORTAL_REQUIRE_POSTGRESQL is set.
 
-use DBI ();
 use File::Temp ();
-use POSIX ();
-use Time::HiRes ();
 
 our $PgPort = pg_port(0);
 our $Pg = WoportalFaults::start_postgresql($PgPort);
-WoportalFaults::psql($PgPort, 'postgres', '-c', 'CREATE DATABASE t113') if $Pg;
+WoportalFaults::psql($PgPort, 'postgres', '-c', 'CREATE DATABASE t163') if $Pg;
 $ENV{TEST_NGINX_PG_PORT} = $PgPort;
-$ENV{TEST_NGINX_DB_DIR} = File::Temp::tempdir('t113-XXXXXX', TMPDIR => 1,
+$ENV{TEST_NGINX_DB_DIR} = File::Temp::tempdir('t163-XXXXXX', TMPDIR => 1,
                                               CLEANUP => 1);
 
 our $Base = '/api/v1/workorder-portal';
@@ -43,7 +40,7 @@ our (@Problems, %Id, $Prefix);
 
 # block $n's key prefix (the config sections are read before any block
 # runs: the scenarios set $Prefix)
-sub prefix { "t113-b$_[0]-$$:" }
+sub prefix { "t163-b$_[0]-$$:" }
 
 # the location of block $n, persisting to $persist
 sub location {
@@ -88,10 +85,14 @@ sub mk {
 }
 
 # what memcached holds of the block's entries and index: item values,
-# flags and CAS, and the shard's bytes
+# flags and CAS, and the shard's bytes, a line each (the binary of an
+# entry's header and of the shard escaped: it may hold a newline)
 sub snapshot {
-    return join "\n", map { join ' ', $_, WoportalFaults::mc_gets($Mc, $Prefix . $_) }
-                      (map { $Id{$_} } sort keys %Id), 'idx:0';
+    my @keys = ((map { $Id{$_} } sort keys %Id), 'idx:0');
+    return join "\n", map {
+        join ' ', $_, map { s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ger }
+                      WoportalFaults::mc_gets($Mc, $Prefix . $_)
+    } @keys;
 }
 
 # every kind of write refused with 503, memcached left as it was but for
@@ -123,7 +124,7 @@ sub writes_refused {
 
 sub pg_version {
     my $id = shift;
-    my $v = WoportalFaults::psql($PgPort, 't113', '-A', '-t', '-c',
+    my $v = WoportalFaults::psql($PgPort, 't163', '-A', '-t', '-c',
         "SELECT version FROM woportal_entries WHERE prefix = '$Prefix' AND id = '$id'");
     $v =~ s/\s+//g;
     return $v;
@@ -152,34 +153,12 @@ sub scenario_pg {
     expect(201, POST => $Base, {workorder => 'after', client => 'c'});
 }
 
-# a child holding an SQLite database's write lock for $secs
-sub lock_sqlite {
-    my ($file, $secs) = @_;
-    my $flag = "$file.locked";
-    my $pid = fork;
-    die "fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        my $dbh = DBI->connect("dbi:SQLite:dbname=$file", '', '',
-                               {RaiseError => 1, PrintError => 0});
-        $dbh->do('BEGIN EXCLUSIVE');
-        open my $out, '>', $flag;
-        close $out;
-        Time::HiRes::sleep($secs);
-        $dbh->do('ROLLBACK');
-        POSIX::_exit(0);
-    }
-    for (1 .. 300) {
-        last if -e $flag;
-        Time::HiRes::sleep(0.01);
-    }
-    push @Problems, 'the lock was not taken' unless -e $flag;
-    return $pid;
-}
-
 sub scenario_sqlite_locked {
     $Prefix = prefix(2);
     mk('a');
-    my $pid = lock_sqlite("$ENV{TEST_NGINX_DB_DIR}/b2.db", 60);
+    my ($pid, $taken) =
+        WoportalFaults::lock_sqlite("$ENV{TEST_NGINX_DB_DIR}/b2.db", 60);
+    push @Problems, 'the lock was not taken' unless $taken;
     writes_refused();
     # the lock goes with its process
     kill 'KILL', $pid;
@@ -208,10 +187,10 @@ __DATA__
 
 === TEST 1: PostgreSQL stopped while nginx holds its connections: every write is 503 and memcached is unchanged but for the written entry's item, gone, reads of cached entries go on, an entry only the database has is 503; PostgreSQL back: writes succeed without a reload
 --- main_config
-    thread_pool t113 threads=2;
+    thread_pool t163 threads=2;
 --- config eval
-main::location(1, $main::Pg ? '"postgresql:host=127.0.0.1 port=$TEST_NGINX_PG_PORT user=postgres dbname=t113"'
-                            : 'off', undef, '        woportal_thread_pool t113;')
+main::location(1, $main::Pg ? '"postgresql:host=127.0.0.1 port=$TEST_NGINX_PG_PORT user=postgres dbname=t163"'
+                            : 'off', undef, '        woportal_thread_pool t163;')
 --- init
 if ($main::Pg) { main::scenario_pg() } else { Test::More::note('no PostgreSQL: skipped') }
 --- more_headers
@@ -241,7 +220,7 @@ sub { my @p = @main::Problems; @main::Problems = (); @p }
 
 === TEST 3: an SQLite file that cannot be opened (the entries were put into memcached directly): every write is 503, memcached is unchanged but for the written entry's item, reads of others go on
 --- config eval
-main::location(3, 'sqlite:/proc/t113.db')
+main::location(3, 'sqlite:/proc/t163.db')
 --- init
 main::scenario_sqlite_unreachable()
 --- more_headers

@@ -28,7 +28,7 @@ use Time::HiRes ();
 master_on();
 workers(2);
 
-$ENV{TEST_NGINX_PREFIX} = fresh_prefix('t114');
+$ENV{TEST_NGINX_PREFIX} = fresh_prefix('t164');
 
 our $Base = '/api/v1/workorder-portal';
 our $J = $WoportalFaults::J;

@@ -35,7 +35,7 @@ my $PgPort = pg_port(10);
 # conf/woportal-cluster.conf, the example of this deployment, passes
 # nginx -t (its listen address made local: nginx -t binds it)
 {
-    my $dir = File::Temp::tempdir('t120-conf-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $dir = File::Temp::tempdir('t170-conf-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     mkdir "$dir/$_" for qw(logs temp);
     open my $in, '<', 'conf/woportal-cluster.conf' or die "conf: $!\n";
     my $conf = do { local $/; <$in> };
@@ -59,7 +59,7 @@ unless ($pg) {
 WoportalFaults::psql($PgPort, 'postgres', '-c', 'CREATE DATABASE woportal');
 
 my @Mc = map { start_memcached($_) } @McPorts;
-my $Prefix = fresh_prefix('t120');
+my $Prefix = fresh_prefix('t170');
 
 my @Nodes;
 for my $port (@Ports) {

@@ -2,7 +2,7 @@
 # The contract (contract/openapi.yaml) as JSON in a C header, for
 # GET <location>/openapi.json; run by `config` at configure time.
 #
-#   perl util/openapi-c.pl contract/openapi.yaml > ngx_http_woportal_openapi.h
+#   perl util/openapi-c.pl contract/openapi.yaml > ngx_http_woportal_openapi_json.h
 #
 # "servers" is left out of the two strings it writes: the module puts the
 # location's path between them, [{"url":"<path>"}], when it answers.

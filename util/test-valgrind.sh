@@ -8,9 +8,9 @@
 #   util/test-valgrind.sh <nginx binary> [prove arguments...]
 #
 # Without arguments: every file of t/ but those that measure time or load
-# (040, 081, 160, 161, 164: under valgrind everything is some 30 times
-# slower) or start their own nginx outside the harness (170).  Not in CI:
-# it takes about 20 minutes.
+# (040, 081, 160, 161, 164 to 167: under valgrind everything is some 30
+# times slower) or start their own nginx outside the harness (170, 171).  Not
+# in CI: it takes about 20 minutes.
 #
 # Ports and server root are private (override with the usual variables),
 # so this runs beside `make test` and `make test-asan`.
@@ -32,7 +32,7 @@ export TEST_NGINX_SERVROOT=${TEST_NGINX_SERVROOT:-/tmp/servroot-valgrind}
 
 if [ $# -eq 0 ]; then
     set -- $(ls t/*.t | grep -v -e '^t/040-' -e '^t/081-' -e '^t/160-' \
-                                -e '^t/161-' -e '^t/164-' -e '^t/170-')
+                                -e '^t/161-' -e '^t/16[4-7]-' -e '^t/17[01]-')
 fi
 
 exec "$top/util/test.sh" "$nginx" "$@"

@@ -16,6 +16,10 @@ package Woportal;
 #   read in two blocks (use no_shuffle());
 # - memcached_set/get/delete talk to $TEST_NGINX_MEMCACHED_PORT directly,
 #   to seed entries and to look at what the module stored;
+#   memcached_raw gives a value with its item flags, memcached_entry the
+#   JSON of a stored entry (its header checked and taken off), and
+#   entry_value/make_value read and make the header
+#   (src/ngx_http_woportal_value.c);
 # - these sections, when a block has them, are checked on the decoded body
 #   (each may be an eval array, one value per request):
 #
@@ -49,6 +53,7 @@ use Test::Nginx::Socket ();
 use YAML::XS ();
 
 our @EXPORT = qw(memcached_set memcached_get memcached_delete
+                 memcached_raw memcached_entry entry_value make_value
                  last_id entry_json jcanon for_req block_defaults);
 
 # the location most blocks test
@@ -223,7 +228,7 @@ Test::Nginx::Socket::add_response_body_check(sub {
 
     if (defined $block->body_is_stored) {
         my $id = $data && !ref $data->{_id} ? $data->{_id} // '' : '';
-        my $stored = memcached_get("woportal:$id");
+        my $stored = memcached_entry("woportal:$id");
         my $sdoc = defined $stored ? eval { $J->decode($stored) } : undef;
         Test::More::is(defined $doc ? jcanon($doc) : '(no JSON body)',
                        jcanon({success => JSON::PP::true(), data => $sdoc}),
@@ -231,7 +236,7 @@ Test::Nginx::Socket::add_response_body_check(sub {
     }
 
     if ($CheckStored && $data && defined $data->{_id} && !ref $data->{_id}) {
-        my $stored = memcached_get("woportal:$data->{_id}");
+        my $stored = memcached_entry("woportal:$data->{_id}");
         my $sdoc = defined $stored ? eval { $J->decode($stored) } : undef;
         Test::More::is(defined $sdoc ? jcanon($sdoc)
                        : defined $stored ? "(not JSON: $stored)" : '(nothing stored)',
@@ -370,6 +375,71 @@ sub http_request {
     return ($status // 0, \%h, $rbody // '');
 }
 
+# Sends every request ([method, path, body]: a body that is a reference
+# goes as its JSON) on a connection of its own: all connections are
+# opened, then all requests written, then all answers read (t/045,
+# t/046).  A sub given first runs once every request is written.  One
+# [status, {lc header => value}, body] per request.
+sub burst {
+    my $written = ref $_[0] eq 'CODE' ? shift : undef;
+    my @reqs = @_;
+    my (@s, @out);
+    for my $i (0 .. $#reqs) {
+        $s[$i] = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                       PeerPort => $ENV{TEST_NGINX_SERVER_PORT}
+                                                   // Test::Nginx::Socket::server_port(),
+                                       Proto => 'tcp', Timeout => 5)
+            or die "cannot connect: $!\n";
+        binmode $s[$i];
+    }
+    for my $i (0 .. $#reqs) {
+        my ($method, $path, $body) = @{ $reqs[$i] };
+        $body = $J->encode($body) if ref $body;
+        my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
+                  . "Connection: close\r\nX-API-Key: test-key\r\n";
+        $req .= "Content-Type: application/json\r\nContent-Length: "
+                . length($body) . "\r\n" if defined $body;
+        $req .= "\r\n" . ($body // '');
+        # a large body in one piece: nginx reads it whole before the
+        # request goes on, so no answer is read before every request is
+        # written
+        while (length $req) {
+            my $n = syswrite $s[$i], $req;
+            die "write: $!\n" unless defined $n;
+            substr($req, 0, $n) = '';
+        }
+    }
+    $written->() if $written;
+    my @resp = ('') x @reqs;
+    my %open = map { $_ => 1 } 0 .. $#reqs;
+    my $sel = IO::Select->new(@s);
+    my $deadline = Time::HiRes::time() + 20;
+    while (%open && (my $left = $deadline - Time::HiRes::time()) > 0) {
+        for my $fh ($sel->can_read($left)) {
+            my ($i) = grep { $s[$_] == $fh } keys %open;
+            next unless defined $i;
+            my $n = sysread $fh, my $buf, 65536;
+            if ($n) {
+                $resp[$i] .= $buf;
+                next;
+            }
+            delete $open{$i};
+            $sel->remove($fh);
+            close $fh;
+        }
+    }
+    for my $r (@resp) {
+        my ($head, $body) = split /\r\n\r\n/, $r, 2;
+        my ($status) = ($head // '') =~ m{\AHTTP/1\.[01] (\d{3})};
+        my %h;
+        for my $line (split /\r\n/, $head // '') {
+            $h{lc $1} = $2 if $line =~ /^([^:\s]+):\s*(.*?)\s*$/;
+        }
+        push @out, [$status // 0, \%h, $body // ''];
+    }
+    return @out;
+}
+
 # --- memcached, text protocol -------------------------------------------
 
 sub mc {
@@ -401,6 +471,74 @@ sub memcached_get {
     my $value;
     read $s, $value, $len;
     return $value;
+}
+
+# (value, flags) of a key; () when it is missing
+sub memcached_raw {
+    my $key = shift;
+    my $s = mc();
+    print $s "get $key\r\n";
+    my $line = <$s>;
+    return () if $line =~ /^END/;
+    my ($flags, $len) = $line =~ /^VALUE \S+ (\d+) (\d+)/
+        or die "memcached get: $line";
+    my $value;
+    read $s, $value, $len;
+    return ($value, $flags);
+}
+
+# An entry's value of item flags 5 (FORMAT_ENTRY), read as the module
+# reads it: a hash of its header's fields (id, version, namespaces) and
+# its JSON, or a string saying why it is not one.  Little-endian:
+#
+#     0  magic 0xe5       1  format 1          2  JSON length (4)
+#     6  _id (12 bytes)  18  version (8)      26  namespaces (1)
+#    27  each namespace: length (2), bytes; then the JSON
+sub entry_value {
+    my $v = shift;
+    return 'shorter than a header' if length($v) < 27;
+    my ($magic, $format, $jlen, $id, $version, $nns) =
+        unpack 'C C V a12 Q< C', $v;
+    return sprintf('magic 0x%02x, format %d', $magic, $format)
+        if $magic != 0xe5 || $format != 1;
+    my $p = 27;
+    my @ns;
+    for (1 .. $nns) {
+        return 'namespaces past the end' if $p + 2 > length $v;
+        my $len = unpack 'v', substr($v, $p, 2);
+        return 'a namespace past the end' if $p + 2 + $len > length $v;
+        push @ns, substr($v, $p + 2, $len);
+        $p += 2 + $len;
+    }
+    return 'JSON length ' . $jlen . ', ' . (length($v) - $p) . ' bytes follow'
+        if length($v) - $p != $jlen;
+    return { id => unpack('H24', $id), version => $version,
+             namespaces => \@ns, json => substr($v, $p), head => $p };
+}
+
+# the value of item flags 5 the module would store for an entry's JSON
+sub make_value {
+    my $json = shift;
+    my $e = $J->decode($json);
+    my @ns = map { my $b = $_; utf8::encode($b); $b }
+             @{ $e->{company_namespace} || [] };
+    utf8::encode($json) if utf8::is_utf8($json);
+    return pack('C C V H24 Q< C', 0xe5, 1, length $json, $e->{_id},
+                $e->{version}, scalar @ns)
+        . join('', map { pack('v', length $_) . $_ } @ns) . $json;
+}
+
+# The JSON of a stored entry: its header checked and taken off (flags 5),
+# as it is (flags 1); undef when there is none, "(...)" saying what is
+# wrong with anything else
+sub memcached_entry {
+    my $key = shift;
+    my ($value, $flags) = memcached_raw($key);
+    return undef unless defined $value;
+    return $value if $flags == 1;
+    return "(item flags $flags)" if $flags != 5;
+    my $v = entry_value($value);
+    return ref $v ? $v->{json} : "(not an entry's value: $v)";
 }
 
 sub memcached_delete {

@@ -33,6 +33,7 @@ use Time::HiRes ();
 our @EXPORT = qw(mc_port pg_port nginx_port start_memcached
                  stop_memcached mc_raw mc_gets mc_append http_req
                  run_clients read_lines fresh_prefix);
+our @EXPORT_OK = qw(api create_entry holders);
 
 our $J = JSON::PP->new->utf8->canonical;
 
@@ -163,6 +164,12 @@ sub mc_gets {
     return ($value, $flags, $cas);
 }
 
+# the ports among @ports of the servers that hold $key
+sub holders {
+    my $key = shift;
+    return grep { my @v = mc_gets($_, $key); @v } @_;
+}
+
 sub mc_set {
     my ($port, $key, $value, $flags) = @_;
     return mc_raw($port, "set $key " . ($flags // 0) . " 0 " . length($value)
@@ -241,6 +248,48 @@ sub read_lines {
     my @lines = <$in>;
     close $in;
     return @lines;
+}
+
+
+# locks -----------------------------------------------------------------------
+
+# a child running $hold, which touches $flag once it holds its lock and
+# returns when it lets it go (or execs a program that does): its pid, and
+# whether $flag appeared within 3 s.  The caller kills or reaps the child.
+sub lock_child {
+    my ($flag, $hold) = @_;
+    unlink $flag;
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        # no END blocks here: they belong to the test process
+        my $ok = eval { $hold->(); 1 };
+        print STDERR "lock holder: $@" unless $ok;
+        POSIX::_exit($ok ? 0 : 1);
+    }
+    for (1 .. 300) {
+        last if -e $flag;
+        Time::HiRes::sleep(0.01);
+    }
+    return ($pid, -e $flag ? 1 : 0);
+}
+
+# a child holding the write lock of the SQLite database $file (readers go
+# on) for $secs seconds, as lock_child; $flag is "$file.locked" unless
+# given
+sub lock_sqlite {
+    my ($file, $secs, $flag) = @_;
+    $flag //= "$file.locked";
+    return lock_child($flag, sub {
+        require DBI;
+        my $dbh = DBI->connect("dbi:SQLite:dbname=$file", '', '',
+                               {RaiseError => 1, PrintError => 0});
+        $dbh->do('BEGIN EXCLUSIVE');
+        open my $out, '>', $flag;
+        close $out;
+        Time::HiRes::sleep($secs);
+        $dbh->do('ROLLBACK');
+    });
 }
 
 
@@ -323,6 +372,8 @@ sub psql {
 
 # One request on a fresh connection (Connection: close): (status, body,
 # seconds); status 0 when no answer came within $o{timeout} (20 s).
+# $o{head}, a reference to a scalar, receives the answer's head (status
+# line and headers).
 sub http_req {
     my ($port, $method, $path, $body, %o) = @_;
     my $t0 = Time::HiRes::time();
@@ -354,7 +405,81 @@ sub http_req {
     my $secs = Time::HiRes::time() - $t0;
     my ($head, $rbody) = split /\r\n\r\n/, $resp, 2;
     my ($status) = ($head // '') =~ m{\AHTTP/1\.[01] (\d{3})};
+    ${ $o{head} } = $head // '' if $o{head};
     return ($status // 0, $rbody // '', $secs);
+}
+
+# A request to the suite's nginx (nginx_port()) with $body, Perl data, as
+# its JSON body: (status, body, seconds, the body decoded or undef)
+sub api {
+    my ($method, $path, $body) = @_;
+    my ($st, $b, $secs) = http_req(nginx_port(), $method, $path,
+                                   defined $body ? $J->encode($body) : undef);
+    return ($st, $b, $secs, jdecode($b));
+}
+
+# An entry created at $base (POST) with workorder $tag: (status, body,
+# seconds, its _id or undef)
+sub create_entry {
+    my ($base, $tag) = @_;
+    my ($st, $b, $secs, $d) = api(POST => $base,
+                                  {workorder => $tag, client => 'c'});
+    return ($st, $b, $secs,
+            $st == 201 && $d && ref $d->{data} eq 'HASH'
+            ? $d->{data}{_id} : undef);
+}
+
+# The offset just past the JSON value that starts at $pos of $text (after
+# white space), or undef when none does; strings are skipped whole, so
+# brackets inside them do not count.
+sub json_end {
+    my ($text, $pos) = @_;
+    my $depth = 0;
+    pos($text) = $pos;
+    while (1) {
+        if ($text =~ /\G\s*"(?:[^"\\]++|\\.)*+"/gcs
+            || $depth && $text =~ /\G\s*[,:]/gc
+            || $text =~ /\G\s*[^\s"\[\]{},:]+/gc)
+        {
+        } elsif ($text =~ /\G\s*[\[{]/gc) {
+            $depth++;
+        } elsif ($depth && $text =~ /\G\s*[\]}]/gc) {
+            $depth--;
+        } else {
+            return undef;
+        }
+        return pos($text) unless $depth;
+    }
+}
+
+# The text of "data" in an answer {"success":true,"data":...} exactly as
+# served (an entry, or a list's array), or undef
+sub raw_data {
+    my $body = shift // '';
+    my $head = '{"success":true,"data":';
+    return undef unless substr($body, 0, length $head) eq $head;
+    my $end = json_end($body, length $head);
+    return defined $end ? substr($body, length $head, $end - length $head)
+                        : undef;
+}
+
+# The texts of the elements of a JSON array, exactly as written, or ()
+# when $text is not an array
+sub raw_items {
+    my $text = shift // '';
+    return () unless $text =~ /\A\s*\[\s*/g;
+    my $pos = pos $text;
+    my @items;
+    return () if $text =~ /\G\]/gc;
+    while (defined(my $end = json_end($text, $pos))) {
+        (my $item = substr($text, $pos, $end - $pos)) =~ s/\A\s+//;
+        push @items, $item;
+        pos($text) = $end;
+        return @items if $text =~ /\G\s*\]\s*\z/gc;
+        return () unless $text =~ /\G\s*,/gc;
+        $pos = pos $text;
+    }
+    return ();
 }
 
 sub jdecode {

@@ -20,6 +20,7 @@ use JSON::PP ();
 use POSIX ();
 use Time::HiRes ();
 use Test::Nginx::Socket ();
+use WoportalFaults ();
 
 our $Backend;
 our $PgBin;
@@ -125,26 +126,34 @@ sub flush_memcached {
     push @InitProblems, "flush_all: $reply" unless $reply =~ /^OK/;
 }
 
-# id, version, status, doc of the block's prefix, by id (not the
-# tombstones of deleted entries)
+# id, version, status (the doc's: the table has no column for it), doc
+# of the block's prefix, by id (not the tombstones of deleted entries)
 sub db_rows {
+    my $rows;
     if ($Backend eq 'postgresql') {
-        my $sql = "SELECT id, version, status, doc FROM woportal_entries"
+        my $sql = "SELECT id, version, doc FROM woportal_entries"
                   . " WHERE prefix = '$Prefix' AND doc <> '' ORDER BY id";
         my $out = psql($Db, '-A', '-t', '-F', "\x1f", '-R', "\x1e",
                        '-c', $sql);
         $out =~ s/\n\z//;
-        return [map { [split /\x1f/, $_, 4] } grep { length } split /\x1e/, $out];
+        $rows = [map { [split /\x1f/, $_, 3] }
+                 grep { length } split /\x1e/, $out];
+    } else {
+        # none before nginx made the database
+        return [] unless -e $Db;
+        my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
+                               {RaiseError => 1, PrintError => 0});
+        $rows = eval { $dbh->selectall_arrayref(
+            "SELECT id, version, doc FROM woportal_entries"
+            . " WHERE prefix = ? AND doc <> '' ORDER BY id", undef, $Prefix) };
+        $dbh->disconnect;
+        $rows //= [];
     }
-    # none before nginx made the database
-    return [] unless -e $Db;
-    my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
-                           {RaiseError => 1, PrintError => 0});
-    my $rows = eval { $dbh->selectall_arrayref(
-        "SELECT id, version, status, doc FROM woportal_entries"
-        . " WHERE prefix = ? AND doc <> '' ORDER BY id", undef, $Prefix) };
-    $dbh->disconnect;
-    return $rows // [];
+    for my $r (@$rows) {
+        my $d = eval { $J->decode($r->[2]) };
+        splice @$r, 2, 0, ref $d eq 'HASH' ? $d->{status} // '' : '';
+    }
+    return $rows;
 }
 
 # a child holding the database's write lock for $secs seconds (readers
@@ -152,32 +161,17 @@ sub db_rows {
 sub lock_db {
     my $secs = shift;
     my $flag = "$DbDir/locked-" . ($Db =~ s{.*/}{}r);
-    unlink $flag;
-    my $pid = fork;
-    die "fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        if ($Backend eq 'postgresql') {
-            exec "$PgBin/psql", '-q', '-X', '-h', '127.0.0.1', '-p', $PgPort,
-                 '-U', 'postgres', '-d', $Db,
-                 '-c', 'BEGIN; LOCK TABLE woportal_entries IN EXCLUSIVE MODE;',
-                 '-c', "\\! touch $flag",
-                 '-c', "SELECT pg_sleep($secs); ROLLBACK;"
-                or POSIX::_exit(1);
-        }
-        my $dbh = DBI->connect("dbi:SQLite:dbname=$Db", '', '',
-                               {RaiseError => 1, PrintError => 0});
-        $dbh->do('BEGIN EXCLUSIVE');
-        open my $out, '>', $flag;
-        close $out;
-        Time::HiRes::sleep($secs);
-        $dbh->do('ROLLBACK');
-        POSIX::_exit(0);
-    }
-    for (1 .. 300) {
-        last if -e $flag;
-        Time::HiRes::sleep(0.01);
-    }
-    push @InitProblems, 'the lock was not taken' unless -e $flag;
+    my ($pid, $taken) = $Backend eq 'postgresql'
+        ? WoportalFaults::lock_child($flag, sub {
+              exec "$PgBin/psql", '-q', '-X', '-h', '127.0.0.1', '-p', $PgPort,
+                   '-U', 'postgres', '-d', $Db,
+                   '-c', 'BEGIN; LOCK TABLE woportal_entries IN EXCLUSIVE MODE;',
+                   '-c', "\\! touch $flag",
+                   '-c', "SELECT pg_sleep($secs); ROLLBACK;"
+                  or POSIX::_exit(1);
+          })
+        : WoportalFaults::lock_sqlite($Db, $secs, $flag);
+    push @InitProblems, 'the lock was not taken' unless $taken;
     # "local $?": upstream Test::Nginx runs cleanup handlers in its END
     # block, and a waitpid's -1 there would become the test's exit code
     Test::Nginx::Socket::add_cleanup_handler(sub {

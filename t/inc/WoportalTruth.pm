@@ -118,9 +118,10 @@ Test::Nginx::Socket::add_block_preprocessor(sub {
 # those of a real disk take a few milliseconds (an fsync of the WAL).  So
 # that the races behave as they would in production, each transaction
 # writing to woportal_entries sleeps $ms ms once at its commit (a deferred
-# constraint trigger, once a transaction).  The schema is the module's own
-# (sql/postgresql, idempotent), applied here first so that the trigger has
-# its table.
+# constraint trigger, once a transaction).  Version 1 of the module's own
+# schema (sql/postgresql/001_init.sql) is applied here first, so that the
+# trigger has its table; the module brings it up to date (the trigger
+# stays).
 $PgCommitMs = 4;
 
 sub pg_slow_commits {
