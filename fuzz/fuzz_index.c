@@ -3,14 +3,15 @@
  * fuzz_index: a shard of the list index as memcached may hand it back
  * (cut short, corrupt, hostile).  The input is the shard's value: binary
  * records, parsed by ngx_http_woportal_index_parse() and rewritten by
- * ngx_http_woportal_index_compact() (parse, fold, live records).
+ * ngx_http_woportal_index_compact() (parse, fold, the records kept).
  *
  * Checks, besides the sanitizers:
  *   - parse answers NGX_OK or NGX_DECLINED; its valid prefix is within
  *     the value, the whole value when NGX_OK, and parses again alone to
  *     the same records; every record's strings lie inside the record;
  *   - compact succeeds, and what it writes is a shard that parses whole
- *     and compacts to itself;
+ *     and compacts to itself, with the recent deletions kept and without;
+ *     keeping them changes no live record;
  *   - the worker's snapshot of the value (index_cache.c) holds exactly
  *     the live records the compaction wrote, their bytes copied within
  *     its own, in the lists' default order (snap->order), with postings
@@ -19,6 +20,14 @@
 
 
 #include "fuzz.h"
+
+
+/*
+ * The deletions a compaction keeps: those of the last 100 years here,
+ * so that the fuzzer's times (most of them) are kept, not only those of
+ * the last minute (NGX_HTTP_WOPORTAL_INDEX_GRACE)
+ */
+#define FUZZ_GRACE  ((ngx_msec_t) 100 * 365 * 24 * 3600 * 1000)
 
 
 static void
@@ -162,12 +171,41 @@ fuzz_check_snap(ngx_http_woportal_snap_t *snap, ngx_str_t *live,
 }
 
 
+/* a compaction (grace: index_kept()): a whole shard, and a fixed point */
+
+static void
+fuzz_compacted(ngx_pool_t *pool, ngx_str_t *value, ngx_msec_t grace,
+    ngx_str_t *out)
+{
+    size_t       valid;
+    ngx_str_t    again;
+    ngx_array_t  recs;
+
+    fuzz_check(ngx_http_woportal_index_compact(pool, value, grace, out)
+               == NGX_OK, "index_compact failed");
+
+    fuzz_check(fuzz_parse(pool, out, &recs, &valid) == NGX_OK,
+               "the compacted shard does not parse whole");
+
+    fuzz_check(ngx_http_woportal_index_compact(pool, out, grace, &again)
+               == NGX_OK, "index_compact failed");
+
+    if (out->len != again.len
+        || ngx_memcmp(out->data, again.data, out->len) != 0)
+    {
+        fuzz_dump("compacted", out);
+        fuzz_dump("compacted again", &again);
+        fuzz_check(0, "compaction is not a fixed point");
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t                     valid, valid2;
     ngx_int_t                  rc, corrupt;
-    ngx_str_t                  value, prefix, out, out2;
+    ngx_str_t                  value, prefix, out, out2, kept;
     ngx_pool_t                *pool;
     ngx_array_t                recs, recs2;
     ngx_http_woportal_snap_t  *snap;
@@ -197,23 +235,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                (unsigned long) recs2.nelts, (unsigned long) recs.nelts,
                (long) rc);
 
-    /* compaction writes a whole shard, and a fixed point */
+    /*
+     * compaction writes a whole shard, and a fixed point; with the
+     * recent deletions kept too, and then their live records are the
+     * same
+     */
 
-    fuzz_check(ngx_http_woportal_index_compact(pool, &value, &out) == NGX_OK,
-               "index_compact failed");
-
-    rc = fuzz_parse(pool, &out, &recs2, &valid2);
-    fuzz_check(rc == NGX_OK, "the compacted shard does not parse whole");
-
-    fuzz_check(ngx_http_woportal_index_compact(pool, &out, &out2) == NGX_OK,
-               "index_compact failed");
+    fuzz_compacted(pool, &value, FUZZ_GRACE, &kept);
+    fuzz_compacted(pool, &value, 0, &out);
+    fuzz_compacted(pool, &kept, 0, &out2);
 
     if (out.len != out2.len || ngx_memcmp(out.data, out2.data, out.len) != 0)
     {
-        fuzz_dump("compacted", &out);
-        fuzz_dump("compacted again", &out2);
-        fuzz_check(0, "compaction is not a fixed point");
+        fuzz_dump("live records", &out);
+        fuzz_dump("live records after the recent deletions", &out2);
+        fuzz_check(0, "keeping the recent deletions changed the live records");
     }
+
+    rc = fuzz_parse(pool, &out, &recs2, &valid2);
 
     /* the worker's snapshot: the same live records */
 

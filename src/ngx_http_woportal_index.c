@@ -19,11 +19,17 @@
  * the highest version (a deletion has the highest there is).  Ids are
  * never reused, so a deletion is final.
  *
- * Compaction.  A list that finds a shard at least twice the size of its
- * live records (and 4 KiB over) rewrites it with those records alone,
- * with CAS against the value it read: an append in between makes the
- * rewrite fail, and the next list tries again.  A writer whose append is
- * refused for size compacts the shard the same way, then appends.
+ * Compaction.  A list that finds a shard at least twice the size of what
+ * a compaction keeps (and 4 KiB over) reads it again and rewrites it with
+ * those records alone, with CAS: an append in between makes it read
+ * again.  A writer whose append is refused for size compacts the shard
+ * the same way, then appends.  A compaction keeps the live records and
+ * the deletions of the last NGX_HTTP_WOPORTAL_INDEX_GRACE: a live record
+ * of an entry may be appended after its deletion's (a list mending the
+ * index from the entry it fetched just before the delete, a write's
+ * append that waited), and only the deletion beside it keeps it folded
+ * away; dropped at once, the entry came back to the lists' totals.  A
+ * deletion record holds the time it was made (as updated_at).
  *
  * Costs.  A write appends one record and bumps its server's change
  * count (pipelined behind the write, on the event loop).  A list asks
@@ -65,6 +71,8 @@
 
 static ngx_int_t ngx_http_woportal_index_str(u_char **pp, u_char *last,
     ngx_str_t *s);
+static ngx_int_t ngx_http_woportal_index_live(ngx_pool_t *pool,
+    ngx_array_t *recs, ngx_msec_t grace, ngx_str_t *out);
 
 
 ngx_int_t
@@ -192,6 +200,8 @@ ngx_http_woportal_index_record(ngx_pool_t *pool,
     if (e == NULL) {
         p[3] = NGX_HTTP_WOPORTAL_REC_DELETED;
         ngx_http_woportal_put64(p + 16, (uint64_t) -1);
+        ngx_http_woportal_put64(p + 32,
+                                (uint64_t) ngx_http_woportal_index_clock());
         return NGX_OK;
     }
 
@@ -383,49 +393,54 @@ ngx_http_woportal_index_fold(ngx_pool_t *pool, ngx_array_t *recs)
 }
 
 
-/* the live records of a shard, one after another */
+/* ms since the epoch: pool threads have no event loop's cached time */
 
-ngx_int_t
-ngx_http_woportal_index_live(ngx_pool_t *pool, ngx_array_t *recs,
-    ngx_uint_t shard, size_t len, ngx_str_t *out)
+int64_t
+ngx_http_woportal_index_clock(void)
 {
-    u_char                    *p;
-    ngx_uint_t                 i;
-    ngx_http_woportal_irec_t  *rec;
+    struct timeval  tv;
 
-    out->data = ngx_pnalloc(pool, len ? len : 1);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_gettimeofday(&tv);
 
-    p = out->data;
-    rec = recs->elts;
-
-    for (i = 0; i < recs->nelts; i++) {
-        if (rec[i].shard == shard
-            && !rec[i].superseded
-            && !(rec[i].flags & NGX_HTTP_WOPORTAL_REC_DELETED))
-        {
-            p = ngx_cpymem(p, rec[i].raw, rec[i].len);
-        }
-    }
-
-    out->len = p - out->data;
-
-    return NGX_OK;
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 
-/* a shard's value rewritten with its live records only */
+/*
+ * Whether a compaction keeps a folded record: a live one, or a deletion
+ * made less than grace ago (by this clock)
+ */
+
+ngx_uint_t
+ngx_http_woportal_index_kept(ngx_http_woportal_irec_t *rec, int64_t now,
+    ngx_msec_t grace)
+{
+    if (rec->superseded) {
+        return 0;
+    }
+
+    if (!(rec->flags & NGX_HTTP_WOPORTAL_REC_DELETED)) {
+        return 1;
+    }
+
+    /* a time past the grace ahead is no deletion's: a clock off, garbage */
+
+    return rec->updated_at > now - (int64_t) grace
+           && rec->updated_at <= now + (int64_t) grace;
+}
+
+
+/*
+ * A shard's value rewritten with the records a compaction keeps (grace:
+ * index_kept()); a corrupt tail is dropped
+ */
 
 ngx_int_t
 ngx_http_woportal_index_compact(ngx_pool_t *pool, ngx_str_t *value,
-    ngx_str_t *out)
+    ngx_msec_t grace, ngx_str_t *out)
 {
-    size_t                     valid, len;
-    ngx_uint_t                 i;
-    ngx_array_t                recs;
-    ngx_http_woportal_irec_t  *rec;
+    size_t        valid;
+    ngx_array_t   recs;
 
     if (ngx_array_init(&recs, pool, value->len / 64 + 1,
                        sizeof(ngx_http_woportal_irec_t))
@@ -433,8 +448,6 @@ ngx_http_woportal_index_compact(ngx_pool_t *pool, ngx_str_t *value,
     {
         return NGX_ERROR;
     }
-
-    /* a corrupt tail is dropped */
 
     if (ngx_http_woportal_index_parse(value->data, value->len, 0, &recs,
                                       &valid)
@@ -444,18 +457,46 @@ ngx_http_woportal_index_compact(ngx_pool_t *pool, ngx_str_t *value,
         return NGX_ERROR;
     }
 
-    len = 0;
-    rec = recs.elts;
+    return ngx_http_woportal_index_live(pool, &recs, grace, out);
+}
 
-    for (i = 0; i < recs.nelts; i++) {
-        if (!rec[i].superseded
-            && !(rec[i].flags & NGX_HTTP_WOPORTAL_REC_DELETED))
-        {
+
+static ngx_int_t
+ngx_http_woportal_index_live(ngx_pool_t *pool, ngx_array_t *recs,
+    ngx_msec_t grace, ngx_str_t *out)
+{
+    u_char                    *p;
+    size_t                     len;
+    int64_t                    now;
+    ngx_uint_t                 i;
+    ngx_http_woportal_irec_t  *rec;
+
+    now = ngx_http_woportal_index_clock();
+    rec = recs->elts;
+    len = 0;
+
+    for (i = 0; i < recs->nelts; i++) {
+        if (ngx_http_woportal_index_kept(&rec[i], now, grace)) {
             len += rec[i].len;
         }
     }
 
-    return ngx_http_woportal_index_live(pool, &recs, 0, len, out);
+    out->data = ngx_pnalloc(pool, len ? len : 1);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = out->data;
+
+    for (i = 0; i < recs->nelts; i++) {
+        if (ngx_http_woportal_index_kept(&rec[i], now, grace)) {
+            p = ngx_cpymem(p, rec[i].raw, rec[i].len);
+        }
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
 }
 
 
@@ -481,7 +522,3 @@ ngx_http_woportal_index_str(u_char **pp, u_char *last, ngx_str_t *s)
 
     return NGX_OK;
 }
-
-
-
-

@@ -11,6 +11,12 @@
 #include "ngx_http_woportal.h"
 
 
+/*
+ * How long a compaction keeps a deletion's record (ms): far longer than a
+ * live record of the same entry can be appended after it (index.c)
+ */
+#define NGX_HTTP_WOPORTAL_INDEX_GRACE        60000
+
 /* index record flags */
 #define NGX_HTTP_WOPORTAL_REC_DELETED        0x01
 #define NGX_HTTP_WOPORTAL_REC_EXPIRY         0x02
@@ -47,10 +53,11 @@ ngx_int_t ngx_http_woportal_index_parse(u_char *p, size_t len,
     ngx_uint_t shard, ngx_array_t *recs, size_t *valid);
 void ngx_http_woportal_index_ns(u_char **pp, ngx_str_t *ns);
 ngx_int_t ngx_http_woportal_index_fold(ngx_pool_t *pool, ngx_array_t *recs);
-ngx_int_t ngx_http_woportal_index_live(ngx_pool_t *pool, ngx_array_t *recs,
-    ngx_uint_t shard, size_t len, ngx_str_t *out);
+int64_t ngx_http_woportal_index_clock(void);
+ngx_uint_t ngx_http_woportal_index_kept(ngx_http_woportal_irec_t *rec,
+    int64_t now, ngx_msec_t grace);
 ngx_int_t ngx_http_woportal_index_compact(ngx_pool_t *pool,
-    ngx_str_t *value, ngx_str_t *out);
+    ngx_str_t *value, ngx_msec_t grace, ngx_str_t *out);
 
 
 #endif /* _NGX_HTTP_WOPORTAL_INDEX_H_INCLUDED_ */

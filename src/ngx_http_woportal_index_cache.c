@@ -846,7 +846,8 @@ ngx_http_woportal_snap_make(u_char *data, size_t len, uint64_t cas,
 {
     u_char                    *p, *q, *b;
     void                      *block;
-    size_t                     valid, live, size;
+    size_t                     valid, live, kept, size;
+    int64_t                    now;
     uint32_t                   h;
     ngx_int_t                  rc;
     ngx_str_t                  ns;
@@ -870,6 +871,7 @@ ngx_http_woportal_snap_make(u_char *data, size_t len, uint64_t cas,
 
     valid = len;
     live = 0;
+    kept = 0;
     n = 0;
     nns = 0;
     rc = NGX_OK;
@@ -893,8 +895,15 @@ ngx_http_woportal_snap_make(u_char *data, size_t len, uint64_t cas,
     }
 
     rec = recs.elts;
+    now = ngx_http_woportal_index_clock();
 
     for (i = 0; i < recs.nelts; i++) {
+        if (ngx_http_woportal_index_kept(&rec[i], now,
+                                         NGX_HTTP_WOPORTAL_INDEX_GRACE))
+        {
+            kept += rec[i].len;
+        }
+
         if (rec[i].superseded
             || (rec[i].flags & NGX_HTTP_WOPORTAL_REC_DELETED))
         {
@@ -959,6 +968,7 @@ ngx_http_woportal_snap_make(u_char *data, size_t len, uint64_t cas,
     snap->cas = cas;
     snap->len = len;
     snap->live = live;
+    snap->kept = kept;
 
     if (rc == NGX_DECLINED) {
         snap->corrupt = 1;

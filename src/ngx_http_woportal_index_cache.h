@@ -28,6 +28,7 @@ typedef struct {
     size_t                           len;
     size_t                           valid;     /* corrupt: before it */
     size_t                           live;      /* bytes of live records */
+    size_t                           kept;      /* what compacting keeps */
     ngx_array_t                      recs;      /* live irec_t */
     ngx_http_woportal_irec_t       **order;     /* newest first */
     uint64_t                        *post[NGX_HTTP_WOPORTAL_POSTINGS];

@@ -1,12 +1,13 @@
 
 /*
  * The list index's storage in memcached (index.c holds its records):
- * appending a record to its shard, rewriting a full shard with its live
- * records, merging a rebuild's records in, the marks that say the index
- * is whole (one under a key of each server), and the dump of the keys
- * memcached holds.  These run in pool threads, with libmemcached (on
- * libmc.c's requests): they are the rare work (a full shard, a rebuild),
- * the hot appends are sent on the event loop (store.c).
+ * appending records to a shard (a write's, a rebuild's), rewriting a
+ * full or mostly dead shard with what a compaction keeps (index.c) and
+ * a rebuild's records folded in, the marks that say the index is whole
+ * (one under a key of each server), and the dump of the keys memcached
+ * holds.  These run in pool threads, with libmemcached (on libmc.c's
+ * requests): they are the rare work (a full shard, a rebuild), the hot
+ * appends are sent on the event loop (store.c).
  */
 
 
@@ -29,8 +30,9 @@
 static ngx_int_t ngx_http_woportal_index_add_record(memcached_st *mc,
     ngx_str_t *key, ngx_str_t *record, ngx_uint_t create, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_index_rewrite(memcached_st *mc,
-    ngx_str_t *key, ngx_str_t *record, ngx_uint_t create, ngx_uint_t merge,
-    ngx_log_t *log);
+    ngx_str_t *key, ngx_str_t *record, ngx_uint_t create, ngx_log_t *log);
+static ngx_int_t ngx_http_woportal_index_replace(memcached_st *mc,
+    ngx_str_t *key, ngx_str_t *value, uint64_t cas, ngx_log_t *log);
 static ngx_int_t ngx_http_woportal_index_value(void *data, u_char *key,
     size_t key_len, u_char *value, size_t len, uint32_t flags, uint64_t cas);
 static ngx_int_t ngx_http_woportal_index_dump_server(
@@ -166,7 +168,7 @@ ngx_http_woportal_index_add_record(ngx_http_woportal_mc_t *mc,
             if (!create) {
                 /* compacting tells a full shard from a missing one */
                 crc = ngx_http_woportal_index_rewrite(mc, key, record, 0,
-                                                      0, log);
+                                                      log);
                 if (crc != NGX_BUSY) {
                     return crc;
                 }
@@ -198,7 +200,7 @@ ngx_http_woportal_index_add_record(ngx_http_woportal_mc_t *mc,
          * compacting is right either way, being a CAS.
          */
 
-        crc = ngx_http_woportal_index_rewrite(mc, key, record, create, 0,
+        crc = ngx_http_woportal_index_rewrite(mc, key, record, create,
                                               log);
 
         if (crc != NGX_BUSY) {
@@ -216,8 +218,10 @@ ngx_http_woportal_index_add_record(ngx_http_woportal_mc_t *mc,
 
 /*
  * Runs in a pool thread: records folded into a shard that exists (a
- * rebuild, list.c), CAS against what else is appended meanwhile.  NGX_OK,
- * NGX_DECLINED (no such shard), NGX_ERROR.
+ * rebuild's), or none (a list compacts a shard mostly dead: list.c), by
+ * CAS against what is appended meanwhile.  NGX_OK, NGX_DECLINED (no such
+ * shard), NGX_BUSY (it kept changing: appends come faster than a read
+ * and a rewrite), NGX_ERROR.
  */
 
 ngx_int_t
@@ -228,34 +232,31 @@ ngx_http_woportal_index_merge(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
     ngx_uint_t  i;
 
     for (i = 0; i < 8; i++) {
-        rc = ngx_http_woportal_index_rewrite(mc, key, records, 0, 1, log);
+        rc = ngx_http_woportal_index_rewrite(mc, key, records, 0, log);
 
         if (rc != NGX_BUSY) {
             return rc;
         }
     }
 
-    ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "woportal: index shard \"%V\" kept changing while it was "
-                  "rebuilt", key);
-
-    return NGX_ERROR;
+    return NGX_BUSY;
 }
 
 
 /*
- * A full shard rewritten with its live records and the new one, or, to
- * merge, with the live records of both
+ * A shard rewritten with what a compaction keeps of its records and the
+ * new ones folded in (a full shard's and the record to append; a shard
+ * and a rebuild's records).  A shard too large with the recent
+ * deletions' records (index.c) is rewritten without them.
  */
 
 static ngx_int_t
 ngx_http_woportal_index_rewrite(memcached_st *mc, ngx_str_t *key,
-    ngx_str_t *record, ngx_uint_t create, ngx_uint_t merge, ngx_log_t *log)
+    ngx_str_t *record, ngx_uint_t create, ngx_log_t *log)
 {
-    u_char                     *p;
     size_t                      valid;
     ngx_int_t                   rc;
-    ngx_str_t                   live, value;
+    ngx_str_t                   kept, bare, value;
     ngx_array_t                 recs;
     ngx_http_woportal_value_t   v;
 
@@ -279,71 +280,64 @@ ngx_http_woportal_index_rewrite(memcached_st *mc, ngx_str_t *key,
         goto done;
     }
 
-    if (merge) {
-        /* a corrupt tail goes first: the records after it would be lost */
+    /* a corrupt tail goes first: the records after it would be lost */
 
-        if (ngx_array_init(&recs, v.pool, v.value.len / 64 + 1,
-                           sizeof(ngx_http_woportal_irec_t))
-            != NGX_OK)
-        {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        rc = ngx_http_woportal_index_parse(v.value.data, v.value.len, 0,
-                                           &recs, &valid);
-        if (rc == NGX_ERROR) {
-            goto done;
-        }
-
-        if (rc == NGX_DECLINED) {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "woportal: index shard \"%V\" is corrupt after "
-                          "%uz of its %uz bytes; the rest is dropped",
-                          key, valid, v.value.len);
-            v.value.len = valid;
-        }
-
-        /* the records folded in: what they repeat is kept once */
-
-        value.len = v.value.len + record->len;
-        value.data = ngx_pnalloc(v.pool, value.len);
-        if (value.data == NULL) {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        p = ngx_cpymem(value.data, v.value.data, v.value.len);
-        ngx_memcpy(p, record->data, record->len);
-
-        if (ngx_http_woportal_index_compact(v.pool, &value, &live) != NGX_OK)
-        {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        value = live;
-
-    } else {
-        if (ngx_http_woportal_index_compact(v.pool, &v.value, &live)
-            != NGX_OK)
-        {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        value.len = live.len + record->len;
-        value.data = ngx_pnalloc(v.pool, value.len);
-        if (value.data == NULL) {
-            rc = NGX_ERROR;
-            goto done;
-        }
-
-        p = ngx_cpymem(value.data, live.data, live.len);
-        ngx_memcpy(p, record->data, record->len);
+    if (ngx_array_init(&recs, v.pool, v.value.len / 64 + 1,
+                       sizeof(ngx_http_woportal_irec_t))
+        != NGX_OK)
+    {
+        rc = NGX_ERROR;
+        goto done;
     }
 
-    rc = ngx_http_woportal_index_replace(mc, key, &value, v.cas, log);
+    rc = ngx_http_woportal_index_parse(v.value.data, v.value.len, 0, &recs,
+                                       &valid);
+    if (rc == NGX_ERROR) {
+        goto done;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "woportal: index shard \"%V\" is corrupt after "
+                      "%uz of its %uz bytes; the rest is dropped",
+                      key, valid, v.value.len);
+        v.value.len = valid;
+    }
+
+    /* the records folded in: what they repeat is kept once */
+
+    value.len = v.value.len + record->len;
+    value.data = ngx_pnalloc(v.pool, value.len ? value.len : 1);
+    if (value.data == NULL) {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    ngx_memcpy(ngx_cpymem(value.data, v.value.data, v.value.len),
+               record->data, record->len);
+
+    if (ngx_http_woportal_index_compact(v.pool, &value,
+                                        NGX_HTTP_WOPORTAL_INDEX_GRACE, &kept)
+        != NGX_OK)
+    {
+        rc = NGX_ERROR;
+        goto done;
+    }
+
+    rc = ngx_http_woportal_index_replace(mc, key, &kept, v.cas, log);
+
+    if (rc == NGX_ERROR) {
+        if (ngx_http_woportal_index_compact(v.pool, &value, 0, &bare)
+            != NGX_OK)
+        {
+            goto done;
+        }
+
+        if (bare.len < kept.len) {
+            kept = bare;
+            rc = ngx_http_woportal_index_replace(mc, key, &kept, v.cas, log);
+        }
+    }
 
     if (rc == NGX_DECLINED) {
         rc = NGX_BUSY;
@@ -352,7 +346,7 @@ ngx_http_woportal_index_rewrite(memcached_st *mc, ngx_str_t *key,
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "woportal: index shard \"%V\" is full with %uz bytes "
                       "of live records: raise \"woportal_index_shards\"",
-                      key, live.len);
+                      key, kept.len);
     }
 
 done:
@@ -382,10 +376,10 @@ ngx_http_woportal_index_value(void *data, u_char *key, size_t key_len,
 }
 
 
-/* the same, of an index shard */
+/* a shard's value replaced by CAS: NGX_BUSY when it changed meanwhile */
 
-ngx_int_t
-ngx_http_woportal_index_replace(ngx_http_woportal_mc_t *mc, ngx_str_t *key,
+static ngx_int_t
+ngx_http_woportal_index_replace(memcached_st *mc, ngx_str_t *key,
     ngx_str_t *value, uint64_t cas, ngx_log_t *log)
 {
     ngx_int_t  rc;

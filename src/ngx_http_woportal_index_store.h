@@ -20,8 +20,6 @@ ngx_int_t ngx_http_woportal_index_bump(ngx_http_woportal_mc_t *mc,
     ngx_str_t *count, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_index_merge(ngx_http_woportal_mc_t *mc,
     ngx_str_t *key, ngx_str_t *records, ngx_log_t *log);
-ngx_int_t ngx_http_woportal_index_replace(ngx_http_woportal_mc_t *mc,
-    ngx_str_t *key, ngx_str_t *value, uint64_t cas, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_index_distrust(ngx_http_woportal_mc_t *mc,
     ngx_array_t *marks, ngx_log_t *log);
 ngx_int_t ngx_http_woportal_index_dump(ngx_http_woportal_mc_t *mc,

@@ -1307,12 +1307,28 @@ ngx_http_woportal_list_rebuild(ngx_http_woportal_list_t *l,
         goto failed;
     }
 
+    /*
+     * The records found are folded into each shard (a corrupt tail
+     * dropped first), or, in a shard that kept changing (a CAS fails for
+     * as long as writers append quickly), appended as writers append
+     * theirs: what they repeat folds away, and compaction drops it
+     */
+
     for (s = 0; s < wlcf->index_shards; s++) {
-        if (l->rebuilt[s].len
-            && ngx_http_woportal_index_merge(mc, &wlcf->index_keys[s],
-                                             &l->rebuilt[s], log)
-               != NGX_OK)
-        {
+        if (l->rebuilt[s].len == 0) {
+            rc = NGX_OK;
+
+        } else {
+            rc = ngx_http_woportal_index_merge(mc, &wlcf->index_keys[s],
+                                               &l->rebuilt[s], log);
+            if (rc == NGX_BUSY) {
+                rc = ngx_http_woportal_index_append(mc, &wlcf->index_keys[s],
+                                                    &l->rebuilt[s], NULL, 0,
+                                                    log);
+            }
+        }
+
+        if (rc != NGX_OK) {
             goto failed;
         }
 
@@ -1657,24 +1673,30 @@ ngx_http_woportal_list_shard(void *data, u_char *key, size_t key_len,
 }
 
 
-/* rewrites the shards mostly dead, or corrupt, with their live records */
+/*
+ * Rewrites the shards mostly dead, or corrupt, with what a compaction
+ * keeps of their records, read again (the snapshot holds the live ones
+ * only, not the recent deletions a compaction keeps: index.c)
+ */
 
 static ngx_int_t
 ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l,
     ngx_http_woportal_mc_t *mc, ngx_log_t *log)
 {
     ngx_int_t                  rc;
-    ngx_str_t                  value, empty;
+    ngx_str_t                  none;
     ngx_uint_t                 s;
     ngx_http_woportal_snap_t  *snap;
+
+    ngx_str_set(&none, "");
 
     for (s = 0; s < l->wlcf->index_shards; s++) {
         snap = l->snaps[s];
 
         if (snap->compacted
             || (!snap->corrupt
-                && (snap->len < 2 * snap->live
-                    || snap->len - snap->live
+                && (snap->len < 2 * snap->kept
+                    || snap->len - snap->kept
                        < NGX_HTTP_WOPORTAL_COMPACT_SLACK)))
         {
             continue;
@@ -1682,44 +1704,25 @@ ngx_http_woportal_list_compact(ngx_http_woportal_list_t *l,
 
         l->tried[s] = 1;
 
-        if (ngx_http_woportal_index_live(l->pool, &snap->recs, s, snap->live,
-                                         &value)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+        /* a failure: the next list of another snapshot tries again */
+
+        rc = ngx_http_woportal_index_merge(mc, &l->wlcf->index_keys[s],
+                                           &none, log);
+        if (rc == NGX_BUSY) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                           "woportal: index shard \"%V\" kept changing: "
+                           "not compacted", &l->wlcf->index_keys[s]);
         }
 
-        rc = ngx_http_woportal_index_replace(mc, &l->wlcf->index_keys[s],
-                                             &value, snap->cas, log);
-
-        if (rc == NGX_BUSY && !snap->corrupt) {
-            /*
-             * changed since the list read it (writers append all the
-             * time): read again and compacted at once, CAS retried
-             */
-            ngx_str_set(&empty, "");
-            rc = ngx_http_woportal_index_merge(mc, &l->wlcf->index_keys[s],
-                                               &empty, log);
-            if (rc == NGX_OK) {
-                ngx_log_error(NGX_LOG_INFO, log, 0,
-                              "woportal: index shard \"%V\" compacted from "
-                              "about %uz bytes", &l->wlcf->index_keys[s],
-                              snap->len);
-            }
-
+        if (rc != NGX_OK) {
             continue;
         }
 
-        /* failed: the next list of another snapshot tries again */
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "woportal: index shard \"%V\" compacted from about "
+                      "%uz bytes", &l->wlcf->index_keys[s], snap->len);
 
-        if (rc == NGX_OK) {
-            ngx_log_error(NGX_LOG_INFO, log, 0,
-                          "woportal: index shard \"%V\" compacted from %uz "
-                          "to %uz bytes", &l->wlcf->index_keys[s],
-                          snap->len, value.len);
-        }
-
-        if (rc == NGX_OK && snap->corrupt) {
+        if (snap->corrupt) {
             /*
              * the records after the garbage are lost: without a mark
              * the next list rebuilds the index

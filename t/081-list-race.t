@@ -27,7 +27,7 @@ $ENV{TEST_NGINX_RUN_ID} = $$ . '-' . time();
 
 our $Base = '/api/v1/workorder-portal';
 our $J = $Woportal::J;
-our ($CurPrefix, %Seen);
+our ($CurPrefix, %Seen, %Index);
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -35,6 +35,7 @@ add_block_preprocessor(sub {
         or die "block name without a number: " . $block->name . "\n";
     $CurPrefix = "t081-b$n-$ENV{TEST_NGINX_RUN_ID}:";
     %Seen = ();
+    %Index = ();
     my $extra = $block->directives // '';
     $block->set_value(config => <<"_EOC_") unless defined $block->config;
     location $Base {
@@ -61,10 +62,10 @@ sub jdecode { my $d = eval { $J->decode($_[0] // '') }; ref $d eq 'HASH' ? $d : 
 
 sub client_file { html_dir() . "/client-$_[0].txt" }
 
-# writer $c: $n entries; each patched when $i % 4 == 0, deleted when
-# $i % $del == 0 (after the patch)
+# writer $c: $n entries; each patched when $i % $patch == 0, deleted
+# when $i % $del == 0 (after the patch)
 sub writer {
-    my ($c, $n, $del, $out) = @_;
+    my ($c, $n, $del, $patch, $out) = @_;
     for my $i (1 .. $n) {
         my ($st, $b) = http(POST => $Base,
                             $J->encode({workorder => "wo-$c", client => "cl-$i",
@@ -73,7 +74,7 @@ sub writer {
         my $id = $d && ref $d->{data} eq 'HASH' ? $d->{data}{_id} // '-' : '-';
         print $out "create $id $st\n";
         next if $st != 201;
-        if ($i % 4 == 0) {
+        if ($i % $patch == 0) {
             ($st, $b) = http(PATCH => "$Base/$id", '{"disabled":true}');
             print $out "patch $id $st\n";
         }
@@ -144,7 +145,8 @@ sub race {
         return $pid;
     };
     for my $c (1 .. $o{writers}) {
-        push @w, $fork->($c, sub { writer($c, $o{creates}, $o{del}, $_[0]) });
+        push @w, $fork->($c, sub { writer($c, $o{creates}, $o{del},
+                                          $o{patch} // 4, $_[0]) });
     }
     for my $c (1 .. $o{listers} // 0) {
         push @l, $fork->("l$c", sub { lister("l$c", $stop, $_[0]) });
@@ -154,6 +156,46 @@ sub race {
     open my $f, '>', $stop;
     close $f;
     waitpid $_, 0 for @l;
+    %Index = index_now($o{shards});
+}
+
+# The index as the race left it, before any list after it could mend it:
+# (live => { _id => version } over all shards, problems => [...])
+sub index_now {
+    my $shards = shift;
+    my (%live, @p);
+    for my $s (0 .. $shards - 1) {
+        my $v = memcached_get($CurPrefix . "idx:$s");
+        next unless defined $v;
+        my $recs = Woportal::index_records($v);
+        if (!ref $recs) {
+            push @p, "index shard idx:$s: $recs";
+            next;
+        }
+        my ($l) = Woportal::index_live($recs);
+        %live = (%live, %$l);
+    }
+    return (live => \%live, problems => \@p);
+}
+
+# what the index left live after the race, against the survivors: each
+# at its version, and nothing else (an entry deleted and listed again in
+# the index is counted in every list's total)
+sub index_problems {
+    my ($ver) = @_;
+    my @p = @{ $Index{problems} // ['the index was not read after the race'] };
+    my $live = $Index{live} // {};
+    my @back = grep { !exists $ver->{$_} } sort keys %$live;
+    push @p, scalar(@back) . " deleted entries live in the index after the race: "
+             . "@back[0 .. ($#back < 4 ? $#back : 4)]" if @back;
+    my @lost = grep { !exists $live->{$_} } sort keys %$ver;
+    push @p, scalar(@lost) . " survivors not live in the index after the race"
+        if @lost;
+    my @stale = grep { exists $live->{$_} && $live->{$_} != $ver->{$_} }
+                sort keys %$ver;
+    push @p, scalar(@stale) . " survivors at another version in the index"
+        if @stale;
+    return @p;
 }
 
 # what the writers left: (\%version of each survivor, @problems)
@@ -279,6 +321,7 @@ sub final_page {
             my @missing = grep { !$Seen{$_} } sort keys %$ver;
             push @p, scalar(@missing) . " survivors never listed: @missing[0 .. ($#missing < 4 ? $#missing : 4)]"
                 if @missing;
+            push @p, index_problems($ver);
             push @p, listers_problems(%o);
         }
         return @p;
@@ -294,9 +337,12 @@ add_response_body_check(sub {
                    $block->name . " - the list after the race (request $i)");
 });
 
-our %Race1 = (writers => 8, creates => 25, del => 3);
-our %Race2 = (writers => 6, creates => 120, del => 2, listers => 2, shrink => 1);
-our %Race3 = (writers => 6, creates => 20, del => 5, listers => 3);
+our %Race1 = (writers => 8, creates => 25, del => 3, shards => 256);
+our %Race2 = (writers => 6, creates => 120, del => 2, patch => 1, listers => 2,
+              shrink => 1, shards => 1);
+our %Race3 = (writers => 6, creates => 20, del => 5, listers => 3, shards => 2);
+our %Race4 = (writers => 6, creates => 100, del => 1, patch => 1, listers => 3,
+              shards => 1);
 
 run_tests();
 
@@ -318,7 +364,7 @@ main::race(%main::Race1);
 
 
 
-=== TEST 2: one index shard: 6 clients create 120 entries each, patch and delete while 2 others list (lists compact the shard under the appends): the list is exactly the survivors
+=== TEST 2: one index shard: 6 clients create 120 entries each, patch each and delete every 2nd while 2 others list (lists compact the shard under the appends): the list is exactly the survivors
 --- directives
         woportal_index_shards 1;
 --- init
@@ -345,3 +391,17 @@ main::race(%main::Race3);
 --- race_is eval
 [main::final_page(0, 2, 100, %main::Race3),
  main::final_page(1, 2, 100, %main::Race3)]
+
+
+
+=== TEST 4: one index shard, every entry patched and deleted at once while 3 others list (lists mend the index from entries they fetched between a patch and its delete, and compact the shard): no deleted entry comes back to the index
+--- directives
+        woportal_index_shards 1;
+--- init
+main::race(%main::Race4);
+--- request eval
+["GET /api/v1/workorder-portal?per_page=100"]
+--- error_code eval
+[200]
+--- race_is eval
+[main::final_page(0, 1, 100, %main::Race4)]

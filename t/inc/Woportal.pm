@@ -516,6 +516,42 @@ sub entry_value {
              namespaces => \@ns, json => substr($v, $p), head => $p };
 }
 
+# The records of an index shard's value, in order: [ { id (hex),
+# deleted (1 or 0), version, time (updated_at, ms; a deletion's: when it
+# was made), off (in the value), len } ... ], or a string saying where
+# the bytes are no records.  Layout: index.c.
+sub index_records {
+    my $v = shift;
+    my ($p, @recs) = (0);
+    while ($p < length $v) {
+        return "a record's head past the end at $p" if length($v) - $p < 55;
+        my ($magic, $len, $flags, $id, $version, $created, $updated) =
+            unpack 'C v C a12 Q< Q< Q<', substr($v, $p, 40);
+        return sprintf('magic 0x%02x, length %d at %d', $magic, $len, $p)
+            if $magic != 0xa7 || $len < 55 || $p + $len > length $v;
+        push @recs, { id => unpack('H24', $id), deleted => $flags & 1,
+                      version => $version, time => $updated, off => $p,
+                      len => $len };
+        $p += $len;
+    }
+    return \@recs;
+}
+
+# the _ids an index shard's records leave live, folded as a reader folds
+# them (each _id by its record of the highest version; of two of one
+# version the later): { id => version }, and the count of deleted _ids
+sub index_live {
+    my $recs = shift;
+    my %top;
+    for my $r (@$recs) {
+        $top{$r->{id}} = $r if !$top{$r->{id}}
+                               || $r->{version} >= $top{$r->{id}}{version};
+    }
+    my %live = map { $_->{id} => $_->{version} }
+               grep { !$_->{deleted} } values %top;
+    return (\%live, scalar(keys %top) - scalar(keys %live));
+}
+
 # the value of item flags 5 the module would store for an entry's JSON
 sub make_value {
     my $json = shift;

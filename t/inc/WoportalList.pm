@@ -195,6 +195,45 @@ sub shard_len {
     return defined $v ? length $v : undef;
 }
 
+# the records of shard $n (Woportal::index_records()); undef when the
+# shard is missing or its bytes are no records
+sub shard_records {
+    my $v = memcached_get($Prefix . "idx:$_[0]");
+    return undef unless defined $v;
+    my $recs = Woportal::index_records($v);
+    return ref $recs ? $recs : undef;
+}
+
+# shard $n's value, each deletion's record made $age ms older; the change
+# count of memcached's one server bumped, so that lists read it again
+sub age_deletions {
+    my ($n, $age) = @_;
+    my $v = memcached_get($Prefix . "idx:$n");
+    my $recs = shard_records($n) or return "shard idx:$n has no records";
+    for my $r (grep { $_->{deleted} } @$recs) {
+        substr($v, $r->{off} + 32, 8) = pack 'Q<', $r->{time} - $age;
+    }
+    memcached_set($Prefix . "idx:$n", $v, 3);
+    return bump_count();
+}
+
+# the change count of memcached's one server bumped, as a write bumps it
+sub bump_count {
+    my $s = Woportal::mc();
+    print $s "incr ${Prefix}idx:count:0 1\r\n";
+    my $reply = <$s> // '';
+    return $reply =~ /^\d+/ ? () : ("incr of the change count: $reply");
+}
+
+# "<live> live, <deleted> deleted, <n> records" of shard $n, folded as a
+# reader folds them
+sub shard_summary {
+    my $recs = shard_records($_[0]) or return 'no records';
+    my ($live, $dead) = Woportal::index_live($recs);
+    return scalar(keys %$live) . " live, $dead deleted, "
+           . scalar(@$recs) . " records";
+}
+
 # the index of this block's prefix lives in idx:0 .. idx:<$n - 1> only
 sub shards_problems {
     my $n = shift;
