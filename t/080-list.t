@@ -1013,12 +1013,7 @@ main::del(sprintf 'e%03d', $_) for grep { $_ != 17 } 1 .. 40;
 [sub {
      my ($doc, $got) = @_;
      my @p = main::ids_problems($got, [$main::Id{e017}]);
-     my $sum;
-     for (1 .. 40) {
-         $sum = main::shard_summary(0);
-         last if $sum eq '1 live, 39 deleted, 40 records';
-         Time::HiRes::sleep(0.05);
-     }
+     my $sum = main::shard_becomes(0, '1 live, 39 deleted, 40 records');
      push @p, "the shard holds $sum after the list, expected the live record and the 39 deletions" unless $sum eq '1 live, 39 deleted, 40 records';
      # e001's live record comes late, after its deletion and the compaction
      my $s = Woportal::mc();
@@ -1048,12 +1043,7 @@ main::del(sprintf 'e%03d', $_) for grep { $_ != 17 } 1 .. 100;
 [sub {
      my ($doc, $got) = @_;
      my @p = main::ids_problems($got, [$main::Id{e017}]);
-     my $sum;
-     for (1 .. 40) {
-         $sum = main::shard_summary(0);
-         last if $sum eq '1 live, 99 deleted, 100 records';
-         Time::HiRes::sleep(0.05);
-     }
+     my $sum = main::shard_becomes(0, '1 live, 99 deleted, 100 records');
      push @p, "the shard holds $sum after the list, expected 1 live, 99 deleted,"
               . " 100 records" unless $sum eq '1 live, 99 deleted, 100 records';
      # a minute and a second later, as far as the records tell
@@ -1063,12 +1053,7 @@ main::del(sprintf 'e%03d', $_) for grep { $_ != 17 } 1 .. 100;
  sub {
      my ($doc, $got) = @_;
      my @p = main::ids_problems($got, [$main::Id{e017}]);
-     my $sum;
-     for (1 .. 40) {
-         $sum = main::shard_summary(0);
-         last if $sum eq '1 live, 0 deleted, 1 records';
-         Time::HiRes::sleep(0.05);
-     }
+     my $sum = main::shard_becomes(0, '1 live, 0 deleted, 1 records');
      push @p, "the shard holds $sum after the list, expected the live record alone:"
               . " the old deletions were kept" unless $sum eq '1 live, 0 deleted, 1 records';
      @p;

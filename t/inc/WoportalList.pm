@@ -234,6 +234,19 @@ sub shard_summary {
            . scalar(@$recs) . " records";
 }
 
+# shard $n's summary once it is $want, or as it is after 2 s (a list's
+# compaction is done by a pool thread after the list is answered)
+sub shard_becomes {
+    my ($n, $want) = @_;
+    my $sum;
+    for (1 .. 40) {
+        $sum = shard_summary($n);
+        last if $sum eq $want;
+        Time::HiRes::sleep(0.05);
+    }
+    return $sum;
+}
+
 # the index of this block's prefix lives in idx:0 .. idx:<$n - 1> only
 sub shards_problems {
     my $n = shift;
