@@ -52,6 +52,9 @@
  *    49  access_level (1)                     50  namespaces (1)
  *    51  workorder: length (2), bytes; client: length (2), bytes;
  *        each namespace: length (2), bytes
+ *
+ * A deletion's record: flags 0x01, version 2^64 - 1, updated_at the time
+ * it was made (0 before the deletions were kept a while), empty strings.
  */
 
 
