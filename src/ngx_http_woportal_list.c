@@ -1533,11 +1533,7 @@ ngx_http_woportal_list_renew(ngx_http_woportal_list_t *l)
 static void
 ngx_http_woportal_list_stamp(ngx_http_woportal_list_t *l)
 {
-    struct timeval  tv;
-
-    ngx_gettimeofday(&tv);
-
-    l->now = (off_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    l->now = (off_t) ngx_http_woportal_index_clock();
     l->stamp.data = l->stamp_buf;
     l->stamp.len = ngx_sprintf(l->stamp_buf, "%O", l->now) - l->stamp_buf;
 }
